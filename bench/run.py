@@ -1,0 +1,56 @@
+"""Run every flubber benchmark: ``python bench/run.py [NAME ...] [--quick]``.
+
+Each ``bench/bench_<name>.py`` defines ``main(quick=False)`` that measures
+flubber and its peers in the same run and prints a table with ratios. Pass
+names (``io``, ``sockets``, ...) to run only those; ``--quick`` shortens every
+benchmark to a smoke run (the test suite uses it to check they still work).
+"""
+import argparse
+import glob
+import importlib.util
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def available():
+    """Return ``{name: path}`` of every benchmark module in this folder."""
+    found = {}
+    for path in sorted(glob.glob(os.path.join(HERE, "bench_*.py"))):
+        found[os.path.basename(path)[len("bench_"):-len(".py")]] = path
+    return found
+
+
+def load(path):
+    """Import the benchmark module at *path*."""
+    name = "flubber_bench_" + os.path.basename(path)[:-3]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def main(argv=None):
+    """Run the chosen benchmarks; return the exit status."""
+    benches = available()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help="benchmarks to run (default all): %s" % ", ".join(benches))
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: check that they run, not how fast")
+    args = parser.parse_args(argv)
+    unknown = [name for name in args.names if name not in benches]
+    if unknown:
+        parser.error("unknown benchmark %s; choose from %s" % (", ".join(unknown), ", ".join(benches)))
+    for name in args.names or list(benches):
+        print("=" * 72)
+        print("benchmark %s%s" % (name, " (quick)" if args.quick else ""))
+        print("=" * 72, flush=True)
+        started = time.perf_counter()
+        load(benches[name]).main(quick=args.quick)
+        print("(%s took %.1f s)\n" % (name, time.perf_counter() - started), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""The ``flubber`` command line.
+
+Each subcommand lives in a module of this package that defines
+``register(subparsers)``; it adds its parser and sets ``func`` to a callable
+taking the parsed arguments and returning the exit status.
+"""
+import argparse
+import importlib
+import logging
+import sys
+
+from flubber import __version__
+
+#: Modules of this package that each add one or more subcommands.
+COMMAND_MODULES = ()
+
+
+def build_parser():
+    """Return the top-level :class:`argparse.ArgumentParser` with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="flubber",
+        description="Cooperative lab slow control and data acquisition on gevent.",
+        epilog="Run 'flubber COMMAND --help' for the options and an example of each command.",
+    )
+    parser.add_argument("--version", action="version", version="flubber " + __version__)
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0,
+        help="log more (-v info, -vv debug); example: flubber -v serve lab.yaml",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module("flubber.cli." + name).register(subparsers)
+    return parser
+
+
+def main(argv=None):
+    """Run the command line with *argv* (default ``sys.argv[1:]``); return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
+    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    try:
+        return args.func(args) or 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Sets up everything flubber needs on a Debian/Ubuntu machine with Python 3:
+# the system packages mysqlclient builds against (when missing) and a virtual
+# environment in .venv with flubber and all its extras installed in editable mode.
+# Safe to run again: it only does what is still missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+
+need_apt=()
+dpkg -s libmariadb-dev >/dev/null 2>&1 || need_apt+=(libmariadb-dev)
+dpkg -s pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+"$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    echo "setup: installing system packages: ${need_apt[*]}"
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get install -y -q "${need_apt[@]}" >/dev/null 2>&1 || {
+        $SUDO apt-get update -q >/dev/null
+        $SUDO apt-get install -y -q "${need_apt[@]}"
+    }
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    echo "setup: creating .venv"
+    "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.flubber-setup-stamp
+if [ ! -f "$stamp" ] || [ setup.py -nt "$stamp" ]; then
+    echo "setup: installing flubber and its extras into .venv"
+    .venv/bin/python -m pip install -q --upgrade pip
+    .venv/bin/python -m pip install -q -e '.[all]'
+    touch "$stamp"
+fi
