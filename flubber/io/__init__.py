@@ -1,0 +1,51 @@
+"""Cooperative streams, servers and clients on gevent.
+
+Every name of the public API, re-exported explicitly::
+
+    from flubber.io import TCPServer, TCPClient, read_until ...
+"""
+from flubber.io._exceptions import (
+    ConcurrentReadError,
+    IncompleteReadError,
+    PipeError,
+    SerialError,
+    StreamBufferFullError,
+    StreamClosedError,
+    StreamError,
+    TCPError,
+    TTYError,
+)
+from flubber.io._server import StreamConnection, StreamServer
+from flubber.io._stream import BaseStream
+from flubber.io.pipe import PipeClient, PipeConnection, PipeServer
+from flubber.io.serial import SerialStream
+from flubber.io.tcp import TCPClient, TCPConnection, TCPServer, connect_tcp, parse_tcp_address
+from flubber.io.tty import StderrStream, StdinStream, StdoutStream, TTYStream
+
+__all__ = [
+    "BaseStream",
+    "StreamServer",
+    "StreamConnection",
+    "StreamError",
+    "StreamClosedError",
+    "StreamBufferFullError",
+    "IncompleteReadError",
+    "ConcurrentReadError",
+    "TCPClient",
+    "TCPServer",
+    "TCPConnection",
+    "TCPError",
+    "connect_tcp",
+    "parse_tcp_address",
+    "PipeClient",
+    "PipeServer",
+    "PipeConnection",
+    "PipeError",
+    "TTYStream",
+    "StdinStream",
+    "StdoutStream",
+    "StderrStream",
+    "TTYError",
+    "SerialStream",
+    "SerialError",
+]

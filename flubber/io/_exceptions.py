@@ -1,0 +1,114 @@
+"""The exceptions of :mod:`flubber.io`, and the one place OS errors are translated.
+
+The tree mirrors how callers catch them::
+
+    StreamError                  any stream failure (catch this one)
+    +-- StreamClosedError        operation on a stream that was closed locally
+    +-- StreamBufferFullError    a peer sent more than a buffer limit allows
+    +-- IncompleteReadError      EOF before read_exactly() had its bytes
+    +-- ConcurrentReadError      two greenlets read one stream at once
+    +-- TCPError, PipeError, TTYError, SerialError
+                                 OS errors of one transport (errno kept)
+"""
+import errno as _errno
+
+__all__ = [
+    "StreamError",
+    "StreamClosedError",
+    "StreamBufferFullError",
+    "IncompleteReadError",
+    "ConcurrentReadError",
+    "TCPError",
+    "PipeError",
+    "TTYError",
+    "SerialError",
+]
+
+#: errnos that mean the peer went away: a read sees them as end of stream.
+PEER_GONE_ERRNOS = frozenset({_errno.ECONNRESET, _errno.ECONNABORTED, _errno.EPIPE, _errno.ESHUTDOWN})
+
+#: errnos that only mean "try again later" on a non-blocking descriptor.
+WOULD_BLOCK_ERRNOS = frozenset({_errno.EAGAIN, _errno.EWOULDBLOCK, _errno.EINPROGRESS, _errno.EINTR})
+
+
+class StreamError(Exception):
+    """Base class of every stream error.
+
+    Raised by all stream and server operations. :attr:`errno` is the OS
+    error number when the error came from the operating system (the original
+    :class:`OSError` is chained as ``__cause__``), else ``None``.
+    """
+
+    def __init__(self, message, errno=None):
+        super().__init__(message)
+        self.errno = errno
+
+
+class StreamClosedError(StreamError):
+    """Raised by an operation on a stream that was closed.
+
+    Also raised in a greenlet blocked in a read when another greenlet
+    closes the stream. The message is ``"stream is closed"``; when the close
+    was caused by an error, that error is the ``__cause__``.
+    """
+
+    def __init__(self, message="stream is closed", errno=None):
+        super().__init__(message, errno)
+
+
+class StreamBufferFullError(StreamError):
+    """Raised when a read would need more than the buffer limit.
+
+    The limit is the stream's :attr:`~flubber.io.BaseStream.max_buffer_size`,
+    or the ``max_bytes`` of the call. The stream is closed: a peer that sends
+    an endless line cannot grow memory without bound.
+    """
+
+
+class IncompleteReadError(StreamError):
+    """Raised by :meth:`~flubber.io.BaseStream.read_exactly` on EOF before enough bytes.
+
+    :attr:`partial` holds the bytes that did arrive; :attr:`expected` the
+    number asked for.
+    """
+
+    def __init__(self, partial, expected):
+        super().__init__("stream ended after %d of %d bytes" % (len(partial), expected))
+        self.partial = partial
+        self.expected = expected
+
+
+class ConcurrentReadError(StreamError):
+    """Raised when a greenlet reads a stream another greenlet is already reading.
+
+    Interleaved reads would corrupt both results; give each stream one reader
+    (or hand data between greenlets with a :class:`gevent.queue.Queue`).
+    """
+
+    def __init__(self, message="another greenlet is already reading this stream"):
+        super().__init__(message)
+
+
+class TCPError(StreamError):
+    """OS-level error on a TCP stream, server or connect (errno kept)."""
+
+
+class PipeError(StreamError):
+    """OS-level error on a pipe (Unix domain socket) stream or server (errno kept)."""
+
+
+class TTYError(StreamError):
+    """OS-level error on a TTY or standard stream (errno kept)."""
+
+
+class SerialError(StreamError):
+    """Error of a serial port: opening it with pyserial or reading/writing it."""
+
+
+def translate_os_error(exc, error_class, action):
+    """Return *error_class* describing :class:`OSError` *exc* raised while *action*.
+
+    The caller raises the result ``from exc`` so the cause stays visible.
+    """
+    detail = exc.strerror or str(exc)
+    return error_class("%s failed: %s" % (action, detail), errno=exc.errno)

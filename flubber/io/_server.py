@@ -1,0 +1,234 @@
+"""StreamServer and StreamConnection: one greenlet per accepted connection.
+
+Accepting is gevent's :class:`gevent.server.StreamServer` (its accept loop,
+``max_accept`` batching, error back-off and :class:`gevent.pool.Pool` cap);
+flubber adds the connection objects, their bookkeeping and the shutdown.
+"""
+import logging
+import socket
+
+import gevent
+import gevent.pool
+import gevent.server
+from gevent import getcurrent
+from gevent.event import Event
+
+from flubber.io._exceptions import StreamClosedError, StreamError, translate_os_error
+from flubber.io._stream import BaseStream
+
+__all__ = ["StreamServer", "StreamConnection"]
+
+log = logging.getLogger(__name__)
+
+
+class StreamConnection(BaseStream):
+    """Base class representing a connection handled by a :class:`StreamServer`."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        #: The :class:`StreamServer` that accepted the connection.
+        self.server = None
+
+    def _set_accepted(self, server):
+        """Set the connection state to accepted by *server* (internal API)."""
+        self.server = server
+        self._set_connected()
+
+
+class _Acceptor(gevent.server.StreamServer):
+    """gevent's accept loop, handing plain non-blocking sockets to flubber."""
+
+    def do_read(self):
+        listener = self.socket
+        try:
+            fd, address = listener._accept()
+        except BlockingIOError:
+            return None
+        return socket.socket(listener.family, listener.type, listener.proto, fileno=fd), address
+
+    def do_handle(self, sock, address):
+        try:
+            self._spawn(self._handle, sock, address)
+        except BaseException:
+            sock.close()
+            raise
+
+
+class StreamServer:
+    """Base class for writing servers which use a stream-like transport.
+
+    Subclasses bind a listening socket (:meth:`_create_listener`) and turn
+    accepted sockets into connections (:meth:`_make_connection`). Users either
+    subclass and override :meth:`handle_connection`, or pass a *handler*
+    callable taking the connection.
+
+    Each accepted connection runs :meth:`handle_connection` in its own
+    greenlet. When it returns or raises, the connection is closed and leaves
+    :attr:`connections`; an exception is logged and never stops the server.
+
+    :param handler: callable ``handler(connection)``, used by the default
+        :meth:`handle_connection`.
+    :param max_connections: at most this many connections are handled at
+        once; further clients wait in the listen backlog (``None``: no cap).
+    """
+
+    #: Default length of the listen queue.
+    backlog = 1024
+
+    #: Seconds :meth:`close` waits for handlers to return after it closed
+    #: their connections, before it kills them.
+    stop_timeout = 1.0
+
+    #: The exception class OS errors of this transport become.
+    error_class = StreamError
+
+    def __init__(self, handler=None, max_connections=None):
+        if max_connections is not None and max_connections < 1:
+            raise ValueError("max_connections must be None or >= 1, got %r" % (max_connections,))
+        self._handler = handler
+        self.max_connections = max_connections
+        self._listener = None
+        self._acceptor = None
+        self._handlers = {}
+        self._closed = False
+        self._stopped = Event()
+
+    # -- to be provided by a transport ---------------------------------------
+
+    def _create_listener(self, address):  # pragma: no cover - abstract
+        """Return a bound (not yet listening) socket for *address*."""
+        raise NotImplementedError
+
+    def _make_connection(self, sock, address):  # pragma: no cover - abstract
+        """Return the :class:`StreamConnection` for an accepted socket."""
+        raise NotImplementedError
+
+    # -- life cycle ------------------------------------------------------------
+
+    @property
+    def connections(self):
+        """List of currently active connections (a new list on each access)."""
+        return list(self._handlers)
+
+    @property
+    def closed(self):
+        """True once :meth:`close` was called."""
+        return self._closed
+
+    @property
+    def started(self):
+        """True while the server accepts connections."""
+        return self._acceptor is not None and not self._closed
+
+    def bind(self, address):
+        """Bind the server to *address* (its form depends on the transport)."""
+        if self._closed:
+            raise StreamClosedError("server is closed: create a new one")
+        if self._listener is not None:
+            raise StreamError("server is already bound to %r" % (self._listener.getsockname(),))
+        self._listener = self._create_listener(address)
+
+    def start(self, backlog=None):
+        """Start accepting connections in the background and return at once."""
+        if self._closed:
+            raise StreamClosedError("server is closed: create a new one")
+        if self._listener is None:
+            raise StreamError("bind() the server to an address before starting it")
+        if self._acceptor is not None:
+            return
+        try:
+            self._listener.listen(self.backlog if backlog is None else backlog)
+        except OSError as exc:
+            raise translate_os_error(exc, self.error_class, "listen") from exc
+        self._listener.setblocking(False)
+        spawn = gevent.pool.Pool(self.max_connections) if self.max_connections else "default"
+        self._acceptor = _Acceptor(self._listener, self._run_connection, spawn=spawn)
+        self._acceptor.start()
+
+    def serve(self, backlog=None):
+        """Start listening and block the calling greenlet until :meth:`close`."""
+        self.start(backlog)
+        self._stopped.wait()
+
+    def close(self):
+        """Stop accepting, close every live connection and release the address.
+
+        Handlers blocked in a read get :class:`~flubber.io.StreamClosedError`;
+        those still running after :attr:`stop_timeout` are killed. Idempotent.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        if self._acceptor is not None:
+            self._acceptor.close()
+        elif self._listener is not None:
+            self._listener.close()
+        for connection in list(self._handlers):
+            connection.close(timeout=self.stop_timeout)
+        current = getcurrent()
+        running = [glet for glet in self._handlers.values() if glet is not current]
+        if running:
+            gevent.joinall(running, timeout=self.stop_timeout)
+            gevent.killall([glet for glet in running if not glet.dead], block=False)
+        self._after_close()
+        self._stopped.set()
+
+    def _after_close(self):
+        """Hook for a transport to clean up after the listener is closed."""
+
+    def __enter__(self):
+        if self._listener is not None:
+            self.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    # -- connections -------------------------------------------------------------
+
+    def handle_connection(self, connection):
+        """Handle one accepted *connection*; runs in its own greenlet.
+
+        The default calls the *handler* given to the constructor. Override it
+        in a subclass, or pass a handler.
+        """
+        if self._handler is None:
+            raise NotImplementedError(
+                "%s has no handler: pass handler=callable(connection) or override "
+                "handle_connection()" % type(self).__name__
+            )
+        return self._handler(connection)
+
+    def _run_connection(self, sock, address):
+        try:
+            connection = self._make_connection(sock, address)
+            connection._set_accepted(self)
+        except Exception:
+            log.exception("%s could not set up the connection from %r", self, address)
+            sock.close()
+            return
+        if self._closed:
+            connection.abort()
+            return
+        self._handlers[connection] = getcurrent()
+        try:
+            self.handle_connection(connection)
+        except StreamError as exc:
+            log.info("%s: connection from %r ended: %s", self, address, exc)
+        except gevent.GreenletExit:
+            pass
+        except Exception:
+            log.exception("%s: handler failed for the connection from %r; the server keeps serving",
+                          self, address)
+        finally:
+            self._handlers.pop(connection, None)
+            connection.close()
+
+    def __repr__(self):
+        where = "unbound"
+        if self._listener is not None:
+            try:
+                where = repr(self._listener.getsockname())
+            except OSError:
+                where = "closed"
+        return "<%s %s, %d connections>" % (type(self).__name__, where, len(self._handlers))

@@ -1,0 +1,473 @@
+"""BaseStream: cooperative reads and coalesced writes over a non-blocking descriptor.
+
+A transport subclass provides a non-blocking file descriptor and three
+primitives (``_recv_some``, ``_send_some``, ``_close_transport``) and calls
+:meth:`BaseStream._set_connected` once the descriptor is ready. Everything
+else, buffering, searching, waiting and closing, lives here.
+"""
+import logging
+
+import gevent
+from gevent import get_hub, getcurrent
+from gevent.event import Event
+
+from flubber.io._buffer import ReceiveBuffer
+from flubber.io._exceptions import (
+    PEER_GONE_ERRNOS,
+    ConcurrentReadError,
+    IncompleteReadError,
+    StreamBufferFullError,
+    StreamClosedError,
+    StreamError,
+    translate_os_error,
+)
+
+__all__ = ["BaseStream"]
+
+log = logging.getLogger(__name__)
+
+_READ = 1
+_WRITE = 2
+
+
+class BaseStream:
+    """Basic class for defining a stream-like transport.
+
+    Reads block the calling greenlet until data is there; other greenlets
+    keep running. Writes are collected in a write buffer and sent in one
+    system call: before this stream's reader blocks, at the end of the
+    current turn of the hub, on :meth:`flush`, or at once when the buffer
+    passes :attr:`write_buffer_size`.
+
+    Only one greenlet may read a stream at a time (a second one gets
+    :class:`~flubber.io.ConcurrentReadError`); any number may write.
+    Timeouts come from gevent: wrap a call in ``with gevent.Timeout(5):``.
+    A read interrupted by a timeout loses nothing: the bytes received so far
+    stay buffered for the next read.
+
+    The stream is also a context manager (closes on exit) and an iterator of
+    lines (``for line in stream``, each ending in ``b"\\n"`` except perhaps
+    the last).
+    """
+
+    #: Largest number of received bytes a read may hold while it searches for
+    #: its delimiter or pattern. Passing it raises
+    #: :class:`~flubber.io.StreamBufferFullError` and closes the stream.
+    #: A ``max_bytes`` argument replaces it for one call.
+    max_buffer_size = 1024 * 1024
+
+    #: Written bytes the stream collects before it sends them at once; past
+    #: this, :meth:`write` blocks the calling greenlet until the kernel has
+    #: taken enough of them (back-pressure from a slow peer).
+    write_buffer_size = 64 * 1024
+
+    #: Bytes asked of the operating system by one receive call.
+    read_chunk_size = 64 * 1024
+
+    #: Seconds :meth:`close` waits for buffered writes to go out.
+    close_timeout = 5.0
+
+    #: The exception class OS errors of this transport become.
+    error_class = StreamError
+
+    _can_read = True
+    _can_write = True
+
+    def __init__(self, max_buffer_size=None, write_buffer_size=None):
+        if max_buffer_size is not None:
+            self.max_buffer_size = max_buffer_size
+        if write_buffer_size is not None:
+            self.write_buffer_size = write_buffer_size
+        self._rbuf = ReceiveBuffer()
+        self._wbuf = bytearray()
+        self._closed = False
+        self._connected = False
+        self._eof = False
+        self._reader = None
+        self._fileno = -1
+        self._hub = get_hub()
+        self._loop = self._hub.loop
+        self._read_watcher = None
+        self._write_watcher = None
+        self._flush_scheduled = False
+        self._write_progress = Event()
+        self._writers_waiting = 0
+        #: The error that closed the stream, if an error did (else ``None``).
+        self.error = None
+
+    # -- state -------------------------------------------------------------
+
+    @property
+    def readable(self):
+        """True if the stream can be read from."""
+        return self._can_read and not self._closed
+
+    @property
+    def writable(self):
+        """True if the stream can be written to."""
+        return self._can_write and not self._closed
+
+    @property
+    def closed(self):
+        """True once the stream is closed; every operation then raises
+        :class:`~flubber.io.StreamClosedError`."""
+        return self._closed
+
+    @property
+    def connected(self):
+        """True once the transport is connected (writes go out)."""
+        return self._connected
+
+    @property
+    def at_eof(self):
+        """True when the peer has closed its side and nothing is left to read."""
+        return self._eof and not self._rbuf
+
+    def fileno(self):
+        """The underlying file descriptor (-1 before connect and after close)."""
+        return self._fileno
+
+    def _set_connected(self, fileno=None):
+        """Mark the stream connected on descriptor *fileno* (internal API).
+
+        Writes made before are sent now, in order.
+        """
+        if self._closed:
+            raise StreamClosedError()
+        if fileno is not None:
+            self._fileno = fileno
+        self._read_watcher = self._loop.io(self._fileno, _READ)
+        self._write_watcher = self._loop.io(self._fileno, _WRITE)
+        self._connected = True
+        if self._wbuf:
+            self._drain()
+
+    def _check_open(self):
+        if self._closed:
+            raise StreamClosedError() from self.error
+
+    # -- primitives of a transport -----------------------------------------
+
+    def _recv_some(self, nbytes):  # pragma: no cover - abstract
+        """Return up to *nbytes* bytes, ``b""`` at EOF; raise BlockingIOError when none yet."""
+        raise NotImplementedError
+
+    def _send_some(self, data):  # pragma: no cover - abstract
+        """Send a prefix of *data*; return its length; raise BlockingIOError when full."""
+        raise NotImplementedError
+
+    def _close_transport(self):  # pragma: no cover - abstract
+        """Release the descriptor."""
+        raise NotImplementedError
+
+    # -- reading -----------------------------------------------------------
+
+    def _enter_read(self):
+        if self._reader is not None:
+            raise ConcurrentReadError()
+        if self._closed:
+            raise StreamClosedError() from self.error
+        if not self._connected:
+            raise StreamError("stream is not connected yet: connect it before reading")
+        if not self._can_read:
+            raise StreamError("%s is not readable" % type(self).__name__)
+        self._reader = getcurrent()
+
+    def _fill(self):
+        """Receive one chunk into the buffer; return False at end of stream."""
+        if self._eof:
+            return False
+        recv = self._recv_some
+        while True:
+            try:
+                data = recv(self.read_chunk_size)
+            except (BlockingIOError, InterruptedError):
+                if self._wbuf:
+                    self._drain()
+                self._wait_readable()
+                continue
+            except OSError as exc:
+                if exc.errno in PEER_GONE_ERRNOS:
+                    # a reset is an end of stream; keep the cause for the curious
+                    self.error = translate_os_error(exc, self.error_class, "read")
+                    self._eof = True
+                    return False
+                raise self._fail(exc, "read") from exc
+            if not data:
+                self._eof = True
+                return False
+            self._rbuf.feed(data)
+            return True
+
+    def _wait_readable(self):
+        watcher = self._read_watcher
+        if watcher is None:
+            raise StreamClosedError() from self.error
+        self._hub.wait(watcher)
+        if self._closed:
+            raise StreamClosedError() from self.error
+
+    def _overflow(self, limit):
+        error = StreamBufferFullError(
+            "more than %d bytes arrived without the end of the read; raise max_bytes "
+            "(or the stream's max_buffer_size) if such long reads are expected" % limit
+        )
+        self._close(error)
+        return error
+
+    def read_bytes(self, nbytes):
+        """Read at most *nbytes* bytes.
+
+        Returns as soon as any bytes are available; ``b""`` only at end of
+        stream.
+        """
+        if nbytes < 0:
+            raise ValueError("nbytes must be >= 0, got %r" % (nbytes,))
+        self._enter_read()
+        try:
+            if not self._rbuf and nbytes:
+                self._fill()
+            return self._rbuf.take(nbytes)
+        finally:
+            self._reader = None
+
+    def read_exactly(self, nbytes):
+        """Read exactly *nbytes* bytes.
+
+        :raises IncompleteReadError: if the stream ends first; its
+            ``partial`` holds the bytes that arrived (they are consumed).
+        """
+        if nbytes < 0:
+            raise ValueError("nbytes must be >= 0, got %r" % (nbytes,))
+        self._enter_read()
+        try:
+            rbuf = self._rbuf
+            while len(rbuf) < nbytes:
+                if len(rbuf) > max(self.max_buffer_size, nbytes):
+                    raise self._overflow(max(self.max_buffer_size, nbytes))
+                if not self._fill():
+                    raise IncompleteReadError(rbuf.take_all(), nbytes)
+            return rbuf.take(nbytes)
+        finally:
+            self._reader = None
+
+    def read_until(self, delimiter, max_bytes=None):
+        """Read until *delimiter* is found; the result ends with it.
+
+        At end of stream without a delimiter, returns what is left (like
+        :meth:`io.IOBase.readline`), then ``b""``.
+
+        :param max_bytes: longest result allowed (default
+            :attr:`max_buffer_size`); a longer one raises
+            :class:`~flubber.io.StreamBufferFullError` and closes the stream.
+        """
+        if not delimiter:
+            raise ValueError("delimiter must not be empty")
+        self._enter_read()
+        try:
+            rbuf = self._rbuf
+            limit = self.max_buffer_size if max_bytes is None else max_bytes
+            while True:
+                end = rbuf.find_delimiter(delimiter)
+                if end >= 0:
+                    if end > limit:
+                        raise self._overflow(limit)
+                    return rbuf.take(end)
+                if len(rbuf) > limit:
+                    raise self._overflow(limit)
+                if not self._fill():
+                    return rbuf.take_all()
+        finally:
+            self._reader = None
+
+    def read_until_regex(self, regex, max_bytes=None):
+        """Read until the regular expression *regex* (bytes or compiled) matches.
+
+        The result ends with the match. End of stream and *max_bytes* behave
+        as in :meth:`read_until`. Compiled patterns are cached.
+        """
+        self._enter_read()
+        try:
+            rbuf = self._rbuf
+            limit = self.max_buffer_size if max_bytes is None else max_bytes
+            while True:
+                end = rbuf.find_regex(regex)
+                if end >= 0:
+                    if end > limit:
+                        raise self._overflow(limit)
+                    return rbuf.take(end)
+                if len(rbuf) > limit:
+                    raise self._overflow(limit)
+                if not self._fill():
+                    return rbuf.take_all()
+        finally:
+            self._reader = None
+
+    def read_until_eof(self, max_bytes=None):
+        """Read everything until the peer closes its side.
+
+        More than *max_bytes* (default :attr:`max_buffer_size`) raises
+        :class:`~flubber.io.StreamBufferFullError`.
+        """
+        self._enter_read()
+        try:
+            limit = self.max_buffer_size if max_bytes is None else max_bytes
+            while self._fill():
+                if len(self._rbuf) > limit:
+                    raise self._overflow(limit)
+            return self._rbuf.take_all()
+        finally:
+            self._reader = None
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        line = self.read_until(b"\n")
+        if not line:
+            raise StopIteration
+        return line
+
+    # -- writing -----------------------------------------------------------
+
+    def write(self, data):
+        """Write *data* (bytes-like) on the stream.
+
+        Returns at once while the write buffer holds less than
+        :attr:`write_buffer_size`; past that, blocks until the kernel took
+        enough. Before the stream is connected, data is buffered and sent in
+        order on connect.
+        """
+        if self._closed:
+            raise StreamClosedError() from self.error
+        if isinstance(data, str):
+            raise TypeError("write() takes bytes, not str: encode it first, e.g. text.encode()")
+        if not self._can_write:
+            raise StreamError("%s is not writable" % type(self).__name__)
+        wbuf = self._wbuf
+        wbuf += data
+        if not self._connected:
+            return
+        if len(wbuf) >= self.write_buffer_size:
+            self._drain()
+            if len(wbuf) >= self.write_buffer_size:
+                self._wait_written(self.write_buffer_size)
+        elif not self._flush_scheduled and not self._write_watcher.active:
+            self._flush_scheduled = True
+            self._loop.run_callback(self._scheduled_flush)
+
+    def flush(self, timeout=None):
+        """Block until everything written is in the kernel.
+
+        :param timeout: seconds to wait at most (``None``: no limit); on
+            expiry :class:`gevent.Timeout` is raised and the data stays queued.
+        """
+        self._check_open()
+        if not self._connected:
+            raise StreamError("stream is not connected yet: connect it before flush()")
+        if self._wbuf:
+            self._drain()
+        if self._wbuf:
+            with gevent.Timeout(timeout):
+                self._wait_written(1)
+
+    def _wait_written(self, below):
+        """Block until fewer than *below* bytes wait in the write buffer."""
+        self._writers_waiting += 1
+        try:
+            while len(self._wbuf) >= below:
+                if self._closed:
+                    raise StreamClosedError() from self.error
+                self._write_progress.clear()
+                self._write_progress.wait()
+            self._check_open()
+        finally:
+            self._writers_waiting -= 1
+
+    def _scheduled_flush(self):
+        self._flush_scheduled = False
+        if self._wbuf and not self._closed:
+            self._drain()
+
+    def _drain(self):
+        """Send what the kernel takes now; let the hub send the rest when writable."""
+        wbuf = self._wbuf
+        send = self._send_some
+        while wbuf:
+            try:
+                sent = send(wbuf)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:
+                error = translate_os_error(exc, self.error_class, "write")
+                error.__cause__ = exc
+                self._close(error)
+                return
+            if sent == len(wbuf):
+                wbuf.clear()
+            else:
+                del wbuf[:sent]
+        watcher = self._write_watcher
+        if wbuf:
+            if not watcher.active:
+                watcher.start(self._drain)
+        elif watcher.active:
+            watcher.stop()
+        if self._writers_waiting:
+            self._write_progress.set()
+
+    # -- closing -----------------------------------------------------------
+
+    def _fail(self, exc, action):
+        """Close the stream because of OS error *exc*; return the error to raise."""
+        error = translate_os_error(exc, self.error_class, action)
+        error.__cause__ = exc
+        self._close(error)
+        return error
+
+    def close(self, timeout=None):
+        """Close the stream: send what is buffered (waiting at most *timeout*,
+        default :attr:`close_timeout`), then release it. Idempotent.
+
+        A greenlet blocked in a read of this stream gets
+        :class:`~flubber.io.StreamClosedError`.
+        """
+        if self._closed:
+            return
+        if self._connected and self._wbuf and getcurrent() is not self._hub:
+            try:
+                self.flush(self.close_timeout if timeout is None else timeout)
+            except (StreamError, gevent.Timeout) as exc:
+                log.debug("close(): %d unsent bytes dropped: %s", len(self._wbuf), exc)
+        self._close(None)
+
+    def abort(self):
+        """Close at once, dropping whatever is still unsent."""
+        self._close(None)
+
+    def _close(self, error):
+        if self._closed:
+            return
+        self._closed = True
+        if error is not None and self.error is None:
+            self.error = error
+        self._wbuf.clear()
+        if self._write_watcher is not None:
+            self._write_watcher.stop()
+            self._write_watcher.close()
+            self._write_watcher = None
+        if self._writers_waiting:
+            self._write_progress.set()
+        read_watcher, self._read_watcher = self._read_watcher, None
+        if read_watcher is None:
+            self._close_transport()
+            return
+        wake = StreamClosedError()
+        wake.__cause__ = self.error
+        self._hub.cancel_waits_close_and_then([read_watcher], wake, self._close_transport)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
