@@ -1,0 +1,174 @@
+"""StreamServer behaviour, shown on TCP: greenlet per connection, bookkeeping, shutdown."""
+import logging
+
+import gevent
+import gevent.event
+import pytest
+
+from flubber.io import StreamClosedError, TCPServer, connect_tcp
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def _start(server):
+    server.bind(("127.0.0.1", 0))
+    server.start()
+    return server
+
+
+def _client(server):
+    return connect_tcp(server.sockname, timeout=5)
+
+
+def test_each_connection_runs_in_its_own_greenlet():
+    handlers = []
+
+    def handler(connection):
+        handlers.append(gevent.getcurrent())
+        connection.write(connection.read_until(b"\n"))
+
+    server = _start(TCPServer(handler=handler))
+    clients = [_client(server) for _ in range(3)]
+    for number, client in enumerate(clients):
+        client.write(b"%d\n" % number)
+    assert [c.read_until(b"\n") for c in clients] == [b"0\n", b"1\n", b"2\n"]
+    assert len(set(handlers)) == 3
+    server.close()
+
+
+def test_connection_leaves_connections_and_closes_when_the_handler_returns():
+    release = gevent.event.Event()
+
+    def handler(connection):
+        release.wait()
+
+    server = _start(TCPServer(handler=handler))
+    client = _client(server)
+    gevent.sleep(0.05)
+    assert len(server.connections) == 1
+    release.set()
+    assert client.read_until_eof() == b""
+    assert server.connections == []
+    server.close()
+
+
+def test_a_failing_handler_is_logged_and_the_server_keeps_serving(caplog):
+    def handler(connection):
+        line = connection.read_until(b"\n")
+        if line == b"boom\n":
+            raise RuntimeError("handler bug")
+        connection.write(line)
+
+    server = _start(TCPServer(handler=handler))
+    with caplog.at_level(logging.ERROR, logger="flubber.io._server"):
+        bad = _client(server)
+        bad.write(b"boom\n")
+        assert bad.read_until_eof() == b""
+    assert "handler bug" in caplog.text
+    good = _client(server)
+    good.write(b"fine\n")
+    assert good.read_until(b"\n") == b"fine\n"
+    server.close()
+
+
+def test_subclass_overrides_handle_connection():
+    class Upper(TCPServer):
+        def handle_connection(self, connection):
+            connection.write(connection.read_until(b"\n").upper())
+
+    server = _start(Upper())
+    client = _client(server)
+    client.write(b"abc\n")
+    assert client.read_until(b"\n") == b"ABC\n"
+    server.close()
+
+
+def test_serve_blocks_until_close():
+    server = TCPServer(handler=lambda connection: None)
+    server.bind(("127.0.0.1", 0))
+    serving = gevent.spawn(server.serve)
+    gevent.sleep(0.05)
+    assert not serving.dead and server.started
+    server.close()
+    serving.get(timeout=5)
+
+
+def test_context_manager_starts_and_closes():
+    server = TCPServer(handler=lambda connection: connection.write(b"hi\n"))
+    server.bind(("127.0.0.1", 0))
+    with server:
+        assert server.started
+        assert _client(server).read_until(b"\n") == b"hi\n"
+    assert server.closed
+
+
+def test_close_closes_every_live_connection_and_wakes_handlers():
+    outcomes = []
+
+    def handler(connection):
+        try:
+            connection.read_until(b"\n")
+        except StreamClosedError:
+            outcomes.append("woken")
+            raise
+
+    server = _start(TCPServer(handler=handler))
+    clients = [_client(server) for _ in range(5)]
+    gevent.sleep(0.05)
+    assert len(server.connections) == 5
+    server.close()
+    assert outcomes == ["woken"] * 5
+    assert server.connections == []
+    for client in clients:
+        assert client.read_until_eof() == b""
+
+
+def test_max_connections_caps_concurrent_handlers():
+    active = []
+    peak = []
+    release = gevent.event.Event()
+
+    def handler(connection):
+        active.append(connection)
+        peak.append(len(active))
+        connection.write(b"in\n")
+        release.wait()
+        active.remove(connection)
+
+    server = _start(TCPServer(handler=handler, max_connections=2))
+    clients = [_client(server) for _ in range(4)]
+    gevent.sleep(0.1)
+    assert len(active) == 2
+    release.set()
+    for client in clients:
+        assert client.read_until(b"\n") == b"in\n"
+    assert max(peak) == 2
+    server.close()
+
+
+def test_start_needs_bind_and_a_closed_server_cannot_restart():
+    server = TCPServer(handler=lambda connection: None)
+    with pytest.raises(Exception, match="bind"):
+        server.start()
+    server.close()
+    with pytest.raises(StreamClosedError):
+        server.bind(("127.0.0.1", 0))
+
+
+def test_missing_handler_is_reported(caplog):
+    server = _start(TCPServer())
+    with caplog.at_level(logging.ERROR, logger="flubber.io._server"):
+        assert _client(server).read_until_eof() == b""
+    assert "handle_connection" in caplog.text
+    server.close()
+
+
+def test_address_can_be_rebound_right_after_close():
+    server = _start(TCPServer(handler=lambda connection: None))
+    address = server.sockname
+    _client(server)
+    server.close()
+    again = TCPServer(handler=lambda connection: None)
+    again.bind(address)
+    again.start()
+    again.close()
