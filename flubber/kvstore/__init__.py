@@ -1,0 +1,41 @@
+"""flubber.kvstore: a dripline-style key-value store served over TCP or RabbitMQ.
+
+A :class:`KVStore` holds :class:`KVStoreKey` objects (the seed's
+``kv_store`` / ``kv_store_key``); a :class:`KVNode` serves stores under
+``node.store.key`` addresses; :class:`KVTCPServer` (JSON lines, no broker)
+and :class:`AMQPService` (RabbitMQ, the dripline wire format) carry the
+requests; :class:`TCPKVClient` and :class:`AMQPKVClient` send them.
+"""
+from flubber.kvstore._dripline import (
+    OP_CMD, OP_CONFIG, OP_GET, OP_RUN, OP_SEND, OP_SET, T_ALERT, T_REPLY, T_REQUEST, Alert, Reply, Request,
+    decode_reply, decode_request, encode_json,
+)
+from flubber.kvstore._endpoint import Endpoint
+from flubber.kvstore._exceptions import (
+    AccessDenied, AMQPConnectionError, AMQPError, AMQPRoutingKeyError, CalibrationError, ConfigError,
+    DecodingError, DriplineError, HardwareConnectionError, HardwareError, HardwareResponselessError,
+    InternalError, InvalidKey, InvalidValue, KVStoreError, MethodNotSupported, NoActionWarning, PayloadError,
+    RequestTimeout, TransportError, UnhandledError, exception_for_retcode,
+)
+from flubber.kvstore.alerts import ContinuousLoggerSink, LoggingSink, QueueSink
+from flubber.kvstore.calibration import Calibration, calibrate, times2, times3
+from flubber.kvstore.key import KVStoreKey, kv_store_key
+from flubber.kvstore.node import KVNode
+from flubber.kvstore.rules import BroadcastRule
+from flubber.kvstore.store import KVStore, kv_store
+
+__all__ = [
+    # stores and keys (the seed's names are aliases)
+    "KVStore", "KVStoreKey", "kv_store", "kv_store_key", "Endpoint", "KVNode",
+    "times2", "times3", "Calibration", "calibrate", "BroadcastRule",
+    # alert sinks
+    "ContinuousLoggerSink", "QueueSink", "LoggingSink",
+    # dripline messages
+    "Request", "Reply", "Alert", "decode_request", "decode_reply", "encode_json",
+    "OP_SET", "OP_GET", "OP_CONFIG", "OP_SEND", "OP_RUN", "OP_CMD", "T_REPLY", "T_REQUEST", "T_ALERT",
+    # exceptions
+    "KVStoreError", "DriplineError", "AMQPError", "AMQPConnectionError", "AMQPRoutingKeyError", "HardwareError",
+    "HardwareConnectionError", "HardwareResponselessError", "InternalError", "DecodingError", "PayloadError",
+    "InvalidValue", "CalibrationError", "RequestTimeout", "MethodNotSupported", "AccessDenied", "InvalidKey",
+    "UnhandledError", "NoActionWarning", "ConfigError", "TransportError", "exception_for_retcode",
+]

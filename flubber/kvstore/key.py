@@ -1,0 +1,315 @@
+"""KVStoreKey: one key of a KV store, with calibration, lockout and logging rules."""
+import logging
+import time
+
+import gevent
+
+from flubber.kvstore._dripline import Alert
+from flubber.kvstore._endpoint import Endpoint, to_bool, to_seconds
+from flubber.kvstore._exceptions import CalibrationError, ConfigError, DriplineError, InvalidValue
+from flubber.kvstore.rules import BroadcastRule
+
+logger = logging.getLogger(__name__)
+
+#: ``schedule_status`` values that start, stop and restart the scheduled reads.
+SCHEDULE_COMMANDS = {"start": "start", "on": "start", "stop": "stop", "off": "stop", "restart": "restart"}
+
+
+class KVStoreKey(Endpoint):
+    """A key in a KV store: a value that can be read, set, calibrated, locked and logged.
+
+    :param initial_value: the value before the first set (kept as given).
+    :param name: unique name on the node (required).
+    :param calibration: format string (``"2*{}"``, ``"times3({})"``) or dict
+        (raw -> calibrated); a get then returns ``value_cal`` next to ``value_raw``.
+    :param get_on_set: reply to a set with the value read back (a get).
+    :param log_on_set: broadcast the new value on every set.
+    :param max_interval: seconds; if > 0, a scheduled read is broadcast when
+        this long passed since the last broadcast.
+    :param max_fractional_change: if > 0, a scheduled read is broadcast when
+        the value moved by more than this fraction (0.1 is 10 %).
+    :param alert_routing_key: prefix of the routing key of broadcasts;
+        the key's name is appended (``sensor_value.NAME``).
+    :param schedule_interval: seconds between scheduled reads (0: none).
+        Reads start with the node (or :meth:`start`).
+    :param log_interval: old name of *schedule_interval*.
+    :param delay_start: wait one interval before the first scheduled read.
+
+    Override :meth:`on_get` / :meth:`on_set` in a subclass to back the key
+    by something else than memory (call :meth:`calibrated` on a raw value).
+    """
+
+    CMD_METHODS = Endpoint.CMD_METHODS | {"scheduled_action", "single_schedule"}
+    GET_ATTRIBUTES = Endpoint.GET_ATTRIBUTES | {
+        "log_on_set", "max_interval", "max_fractional_change", "alert_routing_key", "schedule_interval",
+        "log_interval", "schedule_status", "logging_status",
+    }
+    SET_ATTRIBUTES = Endpoint.SET_ATTRIBUTES | {
+        "log_on_set", "max_interval", "max_fractional_change", "alert_routing_key", "schedule_interval",
+        "log_interval", "schedule_status", "logging_status",
+    }
+
+    #: The clock of logging decisions and alert times (seconds since the epoch).
+    #: Tests replace it on an instance with a fake one.
+    clock = staticmethod(time.time)
+
+    def __init__(self, initial_value=None, name=None, calibration=None, get_on_set=False, log_on_set=False,
+                 max_interval=0, max_fractional_change=0, alert_routing_key="sensor_value", schedule_interval=0,
+                 log_interval=None, delay_start=False):
+        if name is None:
+            raise ConfigError("KVStoreKey needs a name, e.g. KVStoreKey(name='setpoint', initial_value=20)")
+        if log_interval is not None:
+            if schedule_interval:
+                raise ConfigError("key %r: give schedule_interval or its old name log_interval, not both" % name)
+            schedule_interval = log_interval
+        super().__init__(name, calibration=calibration, get_on_set=get_on_set)
+        self._value = initial_value
+        self._rule = BroadcastRule()
+        self._schedule_interval = 0.0
+        self._loop = None
+        self._log_on_set = False
+        self._alert_prefix = "sensor_value"
+        try:
+            self.log_on_set = log_on_set
+            self.max_interval = max_interval
+            self.max_fractional_change = max_fractional_change
+            self.alert_routing_key = alert_routing_key
+            self.schedule_interval = schedule_interval
+            self.delay_start = to_bool(delay_start, "delay_start")
+        except DriplineError as exc:
+            raise ConfigError("key %r: %s" % (name, exc)) from None
+        if self._calibration is not None and initial_value is not None:
+            try:
+                self._calibration(initial_value)
+            except CalibrationError as exc:
+                raise ConfigError("key %r: the initial_value cannot be calibrated: %s" % (name, exc)) from None
+
+    # -- value ----------------------------------------------------------------------
+    def calibrated(self, raw):
+        """Return ``{"value_raw": raw}`` plus ``"value_cal"`` when a calibration is set.
+
+        A raw value that cannot be calibrated raises :class:`CalibrationError`
+        (retcode 304) whose ``result`` still carries ``value_raw``.
+        """
+        result = {"value_raw": raw}
+        if self._calibration is not None and raw is not None:
+            try:
+                result["value_cal"] = self._calibration(raw)
+            except CalibrationError as exc:
+                exc.result = result
+                raise
+        return result
+
+    def on_get(self):
+        """Return the value: ``{"value_raw": v}`` and ``"value_cal"`` when calibrated."""
+        return self.calibrated(self._value)
+
+    def on_set(self, value):
+        """Store *value* exactly as given (no rounding) and return it."""
+        self._value = value
+        return value
+
+    def get_value(self):
+        """Read the key as a get request would (:meth:`on_get`), without lockout checks."""
+        return self.on_get()
+
+    def set_value(self, value):
+        """Set the key as a set request would: :meth:`on_set`, then get_on_set and log_on_set.
+
+        Returns the read-back value when get_on_set, else what on_set returned.
+        """
+        result = self.on_set(value)
+        if not (self._get_on_set or self._log_on_set):
+            return result
+        readback = self.on_get()
+        if self._log_on_set:
+            self.store_value(readback)
+        return readback if self._get_on_set else result
+
+    def _on_set(self, specifier, values):
+        if specifier or not values:
+            return super()._on_set(specifier, values)
+        return self.set_value(values[0])
+
+    # -- logging attributes ------------------------------------------------------------
+    @property
+    def log_on_set(self):
+        """Broadcast the value on every set (bool)."""
+        return self._log_on_set
+
+    @log_on_set.setter
+    def log_on_set(self, value):
+        self._log_on_set = to_bool(value, "log_on_set")
+
+    @property
+    def max_interval(self):
+        """Seconds; > 0 broadcasts a scheduled read when this long passed since the last broadcast."""
+        return self._rule.max_interval
+
+    @max_interval.setter
+    def max_interval(self, value):
+        self._rule.max_interval = to_seconds(value, "max_interval")
+
+    @property
+    def max_fractional_change(self):
+        """Fraction; > 0 broadcasts a scheduled read that moved by more than it."""
+        return self._rule.max_fractional_change
+
+    @max_fractional_change.setter
+    def max_fractional_change(self, value):
+        self._rule.max_fractional_change = to_seconds(value, "max_fractional_change")
+
+    @property
+    def alert_routing_key(self):
+        """Routing key of broadcasts: ``PREFIX.NAME`` (``sensor_value.NAME`` by default)."""
+        return self._alert_prefix + "." + self.name
+
+    @alert_routing_key.setter
+    def alert_routing_key(self, value):
+        if not isinstance(value, str) or not value or any(char in value for char in " *#"):
+            raise InvalidValue("alert_routing_key must be a word such as 'sensor_value', got %r" % (value,))
+        suffix = "." + self.name
+        self._alert_prefix = value[:-len(suffix)] if value.endswith(suffix) else value
+
+    # -- schedule ----------------------------------------------------------------------
+    @property
+    def schedule_interval(self):
+        """Seconds between scheduled reads (0: no schedule). Changing it restarts a running schedule."""
+        return self._schedule_interval
+
+    @schedule_interval.setter
+    def schedule_interval(self, value):
+        self._schedule_interval = to_seconds(value, "schedule_interval")
+        if self.schedule_status:
+            self._stop_loop()
+            if self._schedule_interval > 0:
+                self._start_loop()
+
+    @property
+    def log_interval(self):
+        """Old name of :attr:`schedule_interval`."""
+        return self.schedule_interval
+
+    @log_interval.setter
+    def log_interval(self, value):
+        self.schedule_interval = value
+
+    @property
+    def schedule_status(self):
+        """True while scheduled reads run. Set ``"start"``/``"on"``, ``"stop"``/``"off"`` or ``"restart"``."""
+        return self._loop is not None and not self._loop.dead
+
+    @schedule_status.setter
+    def schedule_status(self, value):
+        if isinstance(value, bool):
+            command = "start" if value else "stop"
+        else:
+            command = SCHEDULE_COMMANDS.get(str(value).strip().lower())
+        if command is None:
+            raise InvalidValue("schedule_status must be start, on, stop, off or restart, got %r" % (value,))
+        if command in ("stop", "restart"):
+            self._stop_loop()
+        if command in ("start", "restart"):
+            self._start_loop()
+
+    @property
+    def logging_status(self):
+        """Old name of :attr:`schedule_status`."""
+        return self.schedule_status
+
+    @logging_status.setter
+    def logging_status(self, value):
+        self.schedule_status = value
+
+    def start(self):
+        """Start the scheduled reads if :attr:`schedule_interval` > 0 (the node calls this)."""
+        if self._schedule_interval > 0 and not self.schedule_status:
+            self._start_loop()
+
+    def stop(self):
+        """Stop the scheduled reads."""
+        self._stop_loop()
+
+    def _start_loop(self):
+        if self._schedule_interval <= 0:
+            raise InvalidValue("%s: set schedule_interval > 0 before starting the schedule" % self.address)
+        if not self.schedule_status:
+            self._loop = gevent.spawn(self._schedule_loop)
+
+    def _stop_loop(self):
+        loop, self._loop = self._loop, None
+        if loop is not None and loop is not gevent.getcurrent():
+            loop.kill(block=False)
+
+    def _schedule_loop(self):
+        interval = self._schedule_interval
+        next_time = time.monotonic() + (interval if self.delay_start else 0.0)
+        while True:
+            delay = next_time - time.monotonic()
+            if delay > 0:
+                gevent.sleep(delay)
+            self._process_schedule()
+            next_time += interval
+            if next_time < time.monotonic():  # fell behind (slow read): do not run a burst to catch up
+                next_time = time.monotonic() + interval
+
+    def _process_schedule(self):
+        try:
+            self.scheduled_action()
+        except Exception:  # a failing read must not end the schedule
+            logger.exception("%s: scheduled read failed", self.address)
+
+    def single_schedule(self, delay):
+        """Run one :meth:`scheduled_action` after *delay* seconds (the schedule, if any, keeps running)."""
+        delay = to_seconds(delay, "delay")
+        gevent.spawn_later(delay, self._process_schedule)
+        return None
+
+    def scheduled_action(self):
+        """Read the value and broadcast it if the logging rules say so; return the value read.
+
+        The rules (first read, ``max_interval``, ``max_fractional_change``) are
+        those of :class:`~flubber.kvstore.rules.BroadcastRule`, on ``value_cal``
+        when present, else ``value_raw``.
+        """
+        result = self.on_get()
+        value = _logged_value(result)
+        now = self.clock()
+        reason = self._rule.reason(value, now)
+        if reason is None:
+            logger.debug("%s: %r not broadcast (no rule met)", self.address, value)
+            return result
+        logger.debug("%s: broadcasting %r: %s", self.address, value, reason)
+        self.store_value(result)
+        return result
+
+    def store_value(self, alert=None, severity=None):
+        """Broadcast *alert* (a value dict; default: a fresh get) to routing key *severity*.
+
+        *severity* defaults to :attr:`alert_routing_key`. The alert goes to the
+        store's alert sinks and the node's (AMQP ``alerts`` exchange,
+        ContinuousLogger, ...). Returns the :class:`~flubber.kvstore.Alert`.
+        """
+        if alert is None:
+            alert = self.on_get()
+        now = self.clock()
+        message = Alert(severity or self.alert_routing_key, alert, unixtime=now, name=self.name)
+        self._rule.record(_logged_value(message.payload), now)
+        provider = self.provider
+        if provider is not None:
+            provider.send_alert(message)
+        else:
+            logger.warning("%s: alert %r has nowhere to go (the key is in no store)", self.address, message)
+        return message
+
+
+def _logged_value(result):
+    if isinstance(result, dict):
+        if "value_cal" in result:
+            return result["value_cal"]
+        return result.get("value_raw")
+    return result
+
+
+#: The seed's name of :class:`KVStoreKey` (``module: kv_store_key`` in YAML).
+kv_store_key = KVStoreKey

@@ -1,0 +1,181 @@
+"""KVNode: the stores of one process, addressed by name and by ``node.store.key`` (no I/O).
+
+The node owns the address table both transports use. A target (TCP) or
+routing key (AMQP) is resolved to the longest known address it starts with;
+the rest is the specifier::
+
+    setpoint                 -> key setpoint
+    setpoint.calibration     -> key setpoint, attribute calibration
+    lab.kv.setpoint.lock     -> key setpoint (by address), method lock
+    kv.list_endpoints        -> store kv, method list_endpoints
+"""
+import logging
+
+from flubber.kvstore import _dripline
+from flubber.kvstore._dripline import Reply
+from flubber.kvstore._endpoint import check_name, resolve_target
+from flubber.kvstore._exceptions import AMQPRoutingKeyError, ConfigError, DriplineError
+
+logger = logging.getLogger(__name__)
+
+
+class KVNode:
+    """A named set of KV stores that answers dripline requests.
+
+    :param name: the node name, first word of ``node.store.key`` (None: no
+        hierarchical addresses).
+    :param stores: :class:`~flubber.kvstore.KVStore` objects to serve.
+    :param alert_sinks: callables receiving every alert of every store.
+    """
+
+    def __init__(self, name="flubber", stores=(), alert_sinks=()):
+        #: The node name.
+        self.name = check_name(name, "node") if name is not None else None
+        #: ``sender_info`` of every reply this node sends.
+        self.sender_info = _dripline.sender_info(self.name or "")
+        #: Callables receiving every alert (the AMQP transport adds one).
+        self.alert_sinks = list(alert_sinks)
+        #: A client used for targets this node does not serve (set by the AMQP transport), or None.
+        self.remote = None
+        self._stores = {}
+        self._table = {}
+        for store in stores:
+            self.add_store(store)
+
+    # -- addresses ------------------------------------------------------------------------
+    @property
+    def stores(self):
+        """The stores by name."""
+        return dict(self._stores)
+
+    @property
+    def addresses(self):
+        """Every address this node answers for (names and ``node.store[.key]``), sorted."""
+        return sorted(self._table)
+
+    @property
+    def endpoint_names(self):
+        """The plain names (stores and keys): the first words of routing keys this node serves."""
+        return sorted(address for address in self._table if "." not in address)
+
+    def _addresses_of(self, endpoint, store):
+        addresses = [endpoint.name]
+        if self.name:
+            if endpoint is store:
+                addresses.append(self.name + "." + store.name)
+            else:
+                addresses.append(self.name + "." + store.name + "." + endpoint.name)
+        return addresses
+
+    def register(self, endpoint, store):
+        """Add the addresses of *endpoint* (in *store*); raise :class:`ConfigError` on a duplicate name."""
+        for address in self._addresses_of(endpoint, store):
+            if address in self._table:
+                other = self._table[address]
+                raise ConfigError(
+                    "node %r: the name %r is used twice (%s and %s); endpoint names must be unique on a node"
+                    % (self.name, address, other.address, store.name + "." + endpoint.name)
+                )
+        for address in self._addresses_of(endpoint, store):
+            self._table[address] = endpoint
+        endpoint.service = self
+
+    def add_store(self, store):
+        """Serve *store* and its keys; names must be unique across the node."""
+        if store.name in self._stores:
+            raise ConfigError("node %r already has a store named %r" % (self.name, store.name))
+        names = [store.name] + list(store.endpoint_names)
+        clashes = [name for name in names if name in self._table] + [
+            name for name in set(names) if names.count(name) > 1]
+        if clashes:
+            raise ConfigError(
+                "node %r: the name(s) %s of store %r are already used on this node; endpoint names must be "
+                "unique on a node" % (self.name, ", ".join(sorted(set(clashes))), store.name)
+            )
+        store.service = self
+        self.register(store, store)
+        for endpoint in store.endpoints.values():
+            self.register(endpoint, store)
+        self._stores[store.name] = store
+        return store
+
+    def resolve(self, target):
+        """Return ``(endpoint, specifier)`` for *target*; raise :class:`AMQPRoutingKeyError` (102)."""
+        return resolve_target(self._table, target)
+
+    def endpoint(self, address):
+        """Return the endpoint at *address* exactly (a name or ``node.store.key``)."""
+        try:
+            return self._table[address]
+        except KeyError:
+            raise AMQPRoutingKeyError("no endpoint at %r; addresses: %s" % (address, ", ".join(self.addresses)))
+
+    # -- requests ---------------------------------------------------------------------------
+    def handle(self, request):
+        """Answer *request* (a :class:`~flubber.kvstore.Request`) from the local endpoints."""
+        try:
+            endpoint, specifier = resolve_target(self._table, request.target)
+        except AMQPRoutingKeyError as exc:
+            return Reply(exc.retcode, "%s (node %s)" % (exc, self.name), correlation_id=request.correlation_id,
+                         sender_info=self.sender_info)
+        return endpoint.handle(request, specifier)
+
+    def handle_message(self, data, target=None):
+        """Decode one request (JSON bytes), answer it, return the encoded reply (bytes, no newline).
+
+        *target* is the AMQP routing key (None on TCP, where the message has
+        a ``target`` field). Undecodable requests get a 302/303 reply; the
+        request's ``correlation_id`` is echoed whenever it could be read.
+        """
+        message = None
+        try:
+            message = _dripline.decode_json_object(data)
+            request = _dripline.Request.from_dict(message, target=target)
+        except DriplineError as exc:
+            correlation_id = message.get("correlation_id") if message is not None else None
+            reply = Reply(exc.retcode, str(exc), correlation_id=correlation_id, sender_info=self.sender_info)
+            return _dripline.encode_json(reply.to_dict())
+        return _dripline.encode_json(self.handle(request).to_dict())
+
+    def request(self, request, timeout=None):
+        """Answer *request* locally if this node serves its target, else through :attr:`remote`."""
+        try:
+            endpoint, specifier = resolve_target(self._table, request.target)
+        except AMQPRoutingKeyError as exc:
+            if self.remote is None:
+                return Reply(exc.retcode, "%s (node %s has no broker connection)" % (exc, self.name))
+            return self.remote.send_request(request, timeout=timeout)
+        return endpoint.handle(request, specifier)
+
+    # -- alerts and schedules -------------------------------------------------------------------
+    def add_alert_sink(self, sink):
+        """Send every alert of every store to *sink* (a callable taking an Alert)."""
+        self.alert_sinks.append(sink)
+        return sink
+
+    def remove_alert_sink(self, sink):
+        """Stop sending alerts to *sink*."""
+        self.alert_sinks.remove(sink)
+
+    def send_alert(self, alert):
+        """Deliver *alert* to every node sink; a failing sink is logged and skipped."""
+        if alert.sender_info is None:
+            alert.sender_info = self.sender_info
+        for sink in self.alert_sinks:
+            try:
+                sink(alert)
+            except Exception:  # one broken sink must not stop the others
+                logger.exception("node %s: alert sink %r failed", self.name, sink)
+
+    def start(self):
+        """Start the scheduled reads of every store."""
+        for store in self._stores.values():
+            store.start()
+
+    def stop(self):
+        """Stop the scheduled reads of every store."""
+        for store in self._stores.values():
+            store.stop()
+
+    def __repr__(self):
+        return "<KVNode %s: %s>" % (self.name, ", ".join(self._stores) or "no stores")
