@@ -28,11 +28,18 @@ def _restore_all():
 def _private_nonblocking_fd(fd, writable, readable):
     """Return ``(new_fd, flags_to_restore)`` for a non-blocking private copy of *fd*."""
     mode = os.O_RDWR if (readable and writable) else (os.O_WRONLY if writable else os.O_RDONLY)
+    proc_path = "/proc/self/fd/%d" % fd
     try:
-        new_fd = os.open("/proc/self/fd/%d" % fd, mode | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
-        return new_fd, None
+        target = os.readlink(proc_path)
     except OSError:
-        pass
+        target = ""
+    # reopening /dev/ptmx would make a new pty; sockets cannot be reopened at all
+    if (target.startswith("/") or target.startswith("pipe:")) and target not in ("/dev/ptmx", "/dev/pts/ptmx"):
+        try:
+            new_fd = os.open(proc_path, mode | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+            return new_fd, None
+        except OSError:
+            pass
     new_fd = os.dup(fd)
     flags = fcntl.fcntl(new_fd, fcntl.F_GETFL)
     if not flags & os.O_NONBLOCK:

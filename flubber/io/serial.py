@@ -8,6 +8,7 @@ blocks other greenlets. Any port pyserial opens with a file descriptor works:
 import fcntl
 import logging
 import os
+import termios
 
 from flubber.io._exceptions import SerialError
 from flubber.io._fd import FdStream
@@ -50,9 +51,22 @@ class SerialStream(FdStream):
             raise SerialError("serial port %r has no file descriptor to wait on; use a device "
                               "path or a socket:// URL" % (port,)) from exc
         self.port = port
+        self._wake_on_first_byte(fd)
         flags = fcntl.fcntl(fd, fcntl.F_GETFL)
         fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_NONBLOCK)
         self._adopt_fd(fd, private=False)
+
+    @staticmethod
+    def _wake_on_first_byte(fd):
+        # pyserial sets VMIN=0, under which an empty read returns 0 bytes (looks
+        # like end of stream) instead of EAGAIN; VMIN=1 restores EAGAIN.
+        try:
+            attrs = termios.tcgetattr(fd)
+        except termios.error:
+            return  # not a terminal (socket:// and friends)
+        attrs[6][termios.VMIN] = 1
+        attrs[6][termios.VTIME] = 0
+        termios.tcsetattr(fd, termios.TCSANOW, attrs)
 
     @property
     def serial(self):
