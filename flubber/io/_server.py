@@ -127,6 +127,7 @@ class StreamServer:
         if self._listener is not None:
             raise StreamError("server is already bound to %r" % (self._listener.getsockname(),))
         self._listener = self._create_listener(address)
+        self._sockname = self._listener.getsockname()
 
     def start(self, backlog=None):
         """Start accepting connections in the background and return at once."""
@@ -163,8 +164,9 @@ class StreamServer:
             self._acceptor.close()
         elif self._listener is not None:
             self._listener.close()
+        deadline = gevent.get_hub().loop.now() + self.stop_timeout
         for connection in list(self._handlers):
-            connection.close(timeout=self.stop_timeout)
+            connection.close(timeout=max(0.0, deadline - gevent.get_hub().loop.now()))
         current = getcurrent()
         running = [glet for glet in self._handlers.values() if glet is not current]
         if running:

@@ -126,4 +126,4 @@ class TCPServer(StreamServer):
         """The local address where the server is listening."""
         if self._listener is None:
             raise TCPError("server is not bound: call bind() first")
-        return self._listener.getsockname()
+        return self._sockname
