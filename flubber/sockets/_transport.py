@@ -237,6 +237,9 @@ class UDPSocketBase:
 
     def _send(self, reply, address):
         """Send *reply* to *address* without blocking (queueing if need be)."""
+        if self._raw is None:           # stopped while the reply was being made
+            self.stats.dropped += 1
+            return
         if self._outbox:
             self._queue_reply(reply, address)
             return

@@ -198,7 +198,8 @@ class DataPushSocket(UDPSocketBase):
     def _work(self):
         """Worker greenlet: answer the requests in the order they came."""
         requests = self._requests
-        while True:
+        me = gevent.getcurrent()
+        while self._worker is me:       # stop() from inside a callback ends the loop
             request, address = requests.get()
             try:
                 reply = self._answer(request)
