@@ -29,12 +29,15 @@ class RawUDP:
         """Return the datagrams that arrive within *wait* seconds (should be none)."""
         gevent.sleep(wait)
         extra = []
+        timeout = self.sock.gettimeout()
         self.sock.settimeout(0)
         try:
             while True:
                 extra.append(self.sock.recv(65536))
         except (BlockingIOError, stdlib_socket.timeout):
             pass
+        finally:
+            self.sock.settimeout(timeout)
         return extra
 
     def close(self):
