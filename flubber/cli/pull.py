@@ -1,0 +1,106 @@
+"""``flubber pull HOST[:PORT] [COMMAND]``: ask a pull (or push) socket, print the reply.
+
+Works with any PyExpLabSys-compatible UDP socket, flubber's or the
+original's. JSON replies are pretty-printed unless ``--raw`` is given.
+Exit status: 0 for a reply, 1 when no reply came (timeout or nothing
+listening), 3 when the socket answered ``UNKNOWN_COMMMAND``.
+"""
+import json
+import sys
+
+from flubber.sockets import UNKNOWN_COMMAND, ClientError, UDPClient
+
+#: The port asked when HOST has none (DateDataPullSocket's default).
+DEFAULT_PORT = 9000
+#: Exit status when the socket did not understand the command.
+EXIT_UNKNOWN_COMMAND = 3
+
+
+def parse_target(target, default_port=DEFAULT_PORT):
+    """Return ``(host, port)`` from ``HOST``, ``HOST:PORT``, ``[IPv6]:PORT`` or ``IPv6``.
+
+    Raises :class:`ValueError` with a usage hint for a bad port.
+    """
+    host, port = target, default_port
+    if target.startswith("["):
+        host, _, rest = target[1:].partition("]")
+        if rest:
+            if not rest.startswith(":"):
+                raise ValueError("%r: write [IPv6]:PORT, e.g. [::1]:9000" % target)
+            port = rest[1:]
+    elif target.count(":") == 1:
+        host, port = target.split(":")
+    try:
+        port = int(port)
+    except ValueError:
+        raise ValueError("%r: the port must be a number, e.g. localhost:9000" % target) from None
+    if not 0 < port < 65536:
+        raise ValueError("%r: the port must be between 1 and 65535" % target)
+    return host or "127.0.0.1", port
+
+
+def format_reply(reply, raw=False):
+    """Return *reply* for printing: pretty JSON when it is JSON (and not *raw*).
+
+    A push socket's ``RET#<json>`` reply has its JSON part pretty-printed too.
+    """
+    if raw:
+        return reply
+    head, body = "", reply
+    if reply[:1] not in ("{", "[") and "#" in reply:
+        prefix, _, body = reply.partition("#")
+        head = prefix + "#"
+    if body[:1] in ("{", "["):
+        try:
+            return head + json.dumps(json.loads(body), indent=2)
+        except ValueError:
+            pass
+    return reply
+
+
+def run(args):
+    """Send the command, print the reply, return the exit status."""
+    try:
+        host, port = parse_target(args.target)
+    except ValueError as exc:
+        print("flubber pull: %s" % exc, file=sys.stderr)
+        return 2
+    try:
+        with UDPClient(host, port, timeout=args.timeout) as client:
+            reply = client.request(args.command)
+    except (ClientError, OSError) as exc:
+        print("flubber pull: %s" % exc, file=sys.stderr)
+        return 1
+    print(format_reply(reply, raw=args.raw))
+    return EXIT_UNKNOWN_COMMAND if reply == UNKNOWN_COMMAND else 0
+
+
+def register(subparsers):
+    """Add the ``pull`` subcommand to *subparsers*."""
+    parser = subparsers.add_parser(
+        "pull",
+        help="ask a PyExpLabSys-style UDP socket and print its reply",
+        description="Send one request to a pull (or push) socket and print the reply; "
+                    "JSON is pretty-printed. Exit status 1 when no reply comes, 3 for "
+                    "UNKNOWN_COMMMAND.",
+        epilog="examples: flubber pull rasppi42 | flubber pull 127.0.0.1:9010 codenames_json | "
+               "flubber pull [::1]:9000 'oven_t1#raw' | "
+               "flubber pull localhost:8500 'json_wn#{\"setpoint\": 20}'",
+    )
+    parser.add_argument(
+        "target", metavar="HOST[:PORT]",
+        help="the socket's host and port (default port %d); example: rasppi42:9010"
+             % DEFAULT_PORT)
+    parser.add_argument(
+        "command", nargs="?", default="json_wn",
+        help="the request (default json_wn): raw, json, raw_wn, json_wn, NAME#raw, NAME#json, "
+             "codenames_raw, codenames_json, name, status; example: flubber pull host 'T1#raw'")
+    parser.add_argument(
+        "-t", "--timeout", type=float, default=2.0, metavar="SECONDS",
+        help="seconds to wait for the reply (default 2); example: flubber pull host -t 0.5")
+    parser.add_argument(
+        "--raw", action="store_true",
+        help="print the reply exactly as received, no pretty-printing; "
+             "example: flubber pull host status --raw")
+    parser.set_defaults(func=run)
+    return parser
