@@ -280,22 +280,22 @@ class _ProtocolBase:
 class PullProtocol(_ProtocolBase):
     """Points and replies of one date or data pull socket, without I/O.
 
-    Args:
-        name (str): the socket's name (the reply to ``name``).
-        codenames (list): validated with :func:`validate_codenames`.
-        is_date (bool): True for a date socket, whose points age by their
-            x (a unix time); False for a data socket, whose points age by
-            the time they were set.
-        default_x, default_y: the point every codename starts with.
-        timeouts: see :func:`normalize_timeouts`.
-        check_activity (bool), activity_timeout (float): see :class:`Activity`.
-        poke_on_set (bool): whether :meth:`set_point` counts as activity.
-        status_source (callable): returns the dict for ``status``.
-        clock (callable): unix time source, :func:`time.time` by default.
-        max_request_size (int): longer requests get the error reply.
+    :param str name: the socket's name (the reply to ``name``).
+    :param list codenames: validated with :func:`validate_codenames`.
+    :param bool is_date: True for a date socket, whose points age by their
+        x (a unix time); False for a data socket, whose points age by
+        the time they were set.
+    :param default_x: x of the point every codename starts with.
+    :param default_y: y of that point.
+    :param timeouts: see :func:`normalize_timeouts`.
+    :param bool check_activity: see :class:`Activity`.
+    :param float activity_timeout: see :class:`Activity`.
+    :param bool poke_on_set: whether :meth:`set_point` counts as activity.
+    :param callable status_source: returns the dict for ``status``.
+    :param callable clock: unix time source, :func:`time.time` by default.
+    :param int max_request_size: longer requests get the error reply.
 
-    Raises:
-        SocketConfigurationError: for a bad codename, timeout or default.
+    :raises SocketConfigurationError: for a bad codename, timeout or default.
     """
 
     def __init__(self, name, codenames, is_date, default_x=0.0, default_y=0.0, timeouts=None,
@@ -471,13 +471,13 @@ class PushProtocol(_ProtocolBase):
     action, enqueues the data or calls the callback, and answers with
     :meth:`ack`, :meth:`format_return` or :meth:`callback_failed`.
 
-    Args:
-        name (str): the socket's name (the reply to ``name`` is ``RET#name``).
-        return_format (str): one of :data:`RETURN_FORMATS`.
-        check_activity (bool), activity_timeout (float): see :class:`Activity`.
-        status_source (callable): returns the dict for ``status``.
-        clock (callable): unix time source.
-        max_request_size (int): longer requests get the error reply.
+    :param str name: the socket's name (the reply to ``name`` is ``RET#name``).
+    :param str return_format: one of :data:`RETURN_FORMATS`.
+    :param bool check_activity: see :class:`Activity`.
+    :param float activity_timeout: see :class:`Activity`.
+    :param callable status_source: returns the dict for ``status``.
+    :param callable clock: unix time source.
+    :param int max_request_size: longer requests get the error reply.
     """
 
     kind = "push"

@@ -100,8 +100,7 @@ class UDPSocketBase:
     def __init__(self, host, port):
         #: Kept for scripts that set it on PyExpLabSys' thread-based sockets; unused.
         self.daemon = True
-        #: Counters (see :class:`Stats`).
-        self.stats = Stats()
+        self._stats = Stats()
         self._host = host
         self._requested_port = port
         self._socket = None
@@ -115,6 +114,12 @@ class UDPSocketBase:
         self._bind()
 
     # -- lifetime ------------------------------------------------------
+
+    @property
+    def stats(self):
+        """Counters of this socket: ``requests``, ``replies``, ``errors`` (a bug
+        while answering; logged with its traceback) and ``dropped`` replies."""
+        return self._stats
 
     @property
     def port(self):
@@ -238,7 +243,7 @@ class UDPSocketBase:
     def _send(self, reply, address):
         """Send *reply* to *address* without blocking (queueing if need be)."""
         if self._raw is None:           # stopped while the reply was being made
-            self.stats.dropped += 1
+            self._stats.dropped += 1
             return
         if self._outbox:
             self._queue_reply(reply, address)
@@ -249,14 +254,14 @@ class UDPSocketBase:
             self._queue_reply(reply, address)
             return
         except OSError as exc:
-            self.stats.dropped += 1
+            self._stats.dropped += 1
             LOG.warning("%s could not send a reply to %s: %s", self, address, exc)
             return
-        self.stats.replies += 1
+        self._stats.replies += 1
 
     def _queue_reply(self, reply, address):
         if len(self._outbox) >= self.max_pending_replies:
-            self.stats.dropped += 1
+            self._stats.dropped += 1
             LOG.warning("%s dropped a reply to %s: %d replies already wait for the network",
                         self, address, len(self._outbox))
             return
@@ -276,10 +281,10 @@ class UDPSocketBase:
                     except BlockingIOError:
                         break
                     except OSError as exc:
-                        self.stats.dropped += 1
+                        self._stats.dropped += 1
                         LOG.warning("%s could not send a reply to %s: %s", self, address, exc)
                     else:
-                        self.stats.replies += 1
+                        self._stats.replies += 1
                     self._outbox.popleft()
         finally:
             self._writer = None

@@ -49,10 +49,9 @@ _RECEIVE_SIZE = 65536
 class UDPClient:
     """Send one request datagram, return the one reply datagram as text.
 
-    Args:
-        host (str): name or address of the server.
-        port (int): its UDP port.
-        timeout (float): seconds to wait for each reply.
+    :param str host: name or address of the server.
+    :param int port: its UDP port.
+    :param float timeout: seconds to wait for each reply.
 
     The socket is connected to the server, so only its replies are read
     and a "port unreachable" is reported at once. A reply that arrives
@@ -92,10 +91,9 @@ class UDPClient:
     def request(self, command):
         """Send *command* (str or bytes) and return the reply as text.
 
-        Raises:
-            ReplyTimeoutError: no reply within :attr:`timeout` seconds.
-            ServerUnreachableError: nothing listens on the server's port.
-            ClientError: the OS refused the request (longer than a datagram, say).
+        :raises ReplyTimeoutError: no reply within :attr:`timeout` seconds.
+        :raises ServerUnreachableError: nothing listens on the server's port.
+        :raises ClientError: the OS refused the request (longer than a datagram, say).
         """
         data = command.encode("ascii") if isinstance(command, str) else bytes(command)
         self._discard_stale_replies()
@@ -139,13 +137,12 @@ def _point(value):
 class PullClient(UDPClient):
     """Client of a date or data pull socket.
 
-    Args:
-        host (str): name or address of the server.
-        port (int): its UDP port, 9000 (date sockets) by default.
-        timeout (float): seconds to wait for each reply.
-        raise_on_old_data (bool): default for :meth:`get` and
-            :meth:`get_all`: raise :class:`~flubber.sockets.OldDataError`
-            instead of returning ``'OLD_DATA'``.
+    :param str host: name or address of the server.
+    :param int port: its UDP port, 9000 (date sockets) by default.
+    :param float timeout: seconds to wait for each reply.
+    :param bool raise_on_old_data: default for :meth:`get` and
+        :meth:`get_all`: raise :class:`~flubber.sockets.OldDataError`
+        instead of returning ``'OLD_DATA'``.
     """
 
     def __init__(self, host, port=9000, timeout=1.0, raise_on_old_data=False):
@@ -164,10 +161,9 @@ class PullClient(UDPClient):
     def get(self, codename, raise_on_old_data=None):
         """Return the point ``(x, y)`` of *codename*, or ``'OLD_DATA'``.
 
-        Raises:
-            UnknownCommandError: the socket does not serve *codename*.
-            OldDataError: the point is old and *raise_on_old_data* (default:
-                the client's) is true.
+        :raises UnknownCommandError: the socket does not serve *codename*.
+        :raises OldDataError: the point is old and *raise_on_old_data* (default:
+            the client's) is true.
         """
         value = _point(self._json("%s#json" % codename))
         if value == OLD_DATA and self._raise(raise_on_old_data):
@@ -179,9 +175,8 @@ class PullClient(UDPClient):
     def get_all(self, raise_on_old_data=None):
         """Return ``{codename: (x, y) or 'OLD_DATA'}`` of every codename (``json_wn``).
 
-        Raises:
-            OldDataError: a point is old and *raise_on_old_data* (default:
-                the client's) is true; its ``codenames`` lists the old ones.
+        :raises OldDataError: a point is old and *raise_on_old_data* (default:
+            the client's) is true; its ``codenames`` lists the old ones.
         """
         values = {name: _point(value) for name, value in self._json("json_wn").items()}
         old = [name for name, value in values.items() if value == OLD_DATA]
@@ -213,10 +208,9 @@ class PullClient(UDPClient):
 class PushClient(UDPClient):
     """Client of a push socket.
 
-    Args:
-        host (str): name or address of the server.
-        port (int): its UDP port, 8500 by default.
-        timeout (float): seconds to wait for each reply.
+    :param str host: name or address of the server.
+    :param int port: its UDP port, 8500 by default.
+    :param float timeout: seconds to wait for each reply.
 
     :meth:`push` returns ``(prefix, text)``: ``('ACK', ...)`` when the data
     was stored, ``('RET', ...)`` with the callback's return value. An

@@ -36,31 +36,30 @@ LOG = logging.getLogger(__name__)
 class CommonDataPullSocket(UDPSocketBase):
     """What the date and data pull sockets share; use one of those.
 
-    Args:
-        name (str): the socket's name, sent in reply to ``name``. Make it
-            say where and what, e.g. ``'Oven temperatures, lab 312'``.
-        codenames (list of str): the measurements served, unique, none
-            containing any of ``# , ; : &``. Replies list them in this order.
-        port (int): UDP port; 0 picks a free one (see :attr:`port`).
-        default_x, default_y: the point every codename starts with.
-        timeouts (float, list or None): seconds after which a point counts
-            as old and is served as ``OLD_DATA``; one number for all
-            codenames or one per codename (None: never old).
-        check_activity (bool): whether ``status`` reports the socket
-            ``'INACTIVE'`` after ``activity_timeout`` seconds without a
-            :meth:`poke`.
-        activity_timeout (float): see ``check_activity``.
-        is_date (bool): age points by their x (date socket) or by when
-            they were set (data socket).
-        poke_on_set (bool): whether setting a point counts as activity.
-        host (str): address to bind, ``''`` (every IPv4 interface, as
-            PyExpLabSys) by default; ``'127.0.0.1'`` or ``'::'`` for instance.
+    :param str name: the socket's name, sent in reply to ``name``. Make it
+        say where and what, e.g. ``'Oven temperatures, lab 312'``.
+    :param codenames: (list of str) the measurements served, unique, none
+        containing any of ``# , ; : &``. Replies list them in this order.
+    :param int port: UDP port; 0 picks a free one (see :attr:`port`).
+    :param default_x: x of the point every codename starts with.
+    :param default_y: y of that point.
+    :param timeouts: (float, list or None) seconds after which a point counts
+        as old and is served as ``OLD_DATA``; one number for all
+        codenames or one per codename (None: never old).
+    :param bool check_activity: whether ``status`` reports the socket
+        ``'INACTIVE'`` after ``activity_timeout`` seconds without a
+        :meth:`poke`.
+    :param float activity_timeout: see ``check_activity``.
+    :param bool is_date: age points by their x (date socket) or by when
+        they were set (data socket).
+    :param bool poke_on_set: whether setting a point counts as activity.
+    :param str host: address to bind, ``''`` (every IPv4 interface, as
+        PyExpLabSys) by default; ``'127.0.0.1'`` or ``'::'`` for instance.
 
-    Raises:
-        SocketConfigurationError: (a :class:`ValueError`) for a repeated or
-            bad codename, a bad timeout or a timeouts list of the wrong length.
-        PortInUseError: when the port is taken. Either way nothing is left
-            bound or registered.
+    :raises SocketConfigurationError: (a :class:`ValueError`) for a repeated or
+        bad codename, a bad timeout or a timeouts list of the wrong length.
+    :raises PortInUseError: when the port is taken. Either way nothing is left
+        bound or registered.
     """
 
     def __init__(self, name, codenames, port, default_x, default_y, timeouts, check_activity,
@@ -105,11 +104,11 @@ class CommonDataPullSocket(UDPSocketBase):
         return self.protocol.status_entry()
 
     def _on_datagram(self, request, address):
-        self.stats.requests += 1
+        self._stats.requests += 1
         try:
             reply = self.protocol.reply(request)
         except Exception:  # noqa: BLE001 - a bug must cost one reply, not the server
-            self.stats.errors += 1
+            self._stats.errors += 1
             LOG.exception("%s failed to answer %r from %s", self, request[:200], address)
             reply = b"ERROR#internal error in the pull socket; see its log"
         self._send(reply, address)
@@ -134,10 +133,9 @@ class DataPullSocket(CommonDataPullSocket):
         *timestamp* is the unix time it was measured (default now); the
         point is ``OLD_DATA`` once it is older than the codename's timeout.
 
-        Raises:
-            UnknownCodenameError: the socket does not serve *codename*.
-            BadPointError: *point* is not a pair of numbers, strings, bools
-                or None.
+        :raises UnknownCodenameError: the socket does not serve *codename*.
+        :raises BadPointError: *point* is not a pair of numbers, strings, bools
+            or None.
         """
         self.protocol.set_point(codename, point, timestamp)
 
@@ -166,10 +164,9 @@ class DateDataPullSocket(CommonDataPullSocket):
     def set_point(self, codename, point):
         """Make *point* ``(unix time, value)`` the current point of *codename*.
 
-        Raises:
-            UnknownCodenameError: the socket does not serve *codename*.
-            BadPointError: x is not a unix time, or y not a number, string,
-                bool or None.
+        :raises UnknownCodenameError: the socket does not serve *codename*.
+        :raises BadPointError: x is not a unix time, or y not a number, string,
+            bool or None.
         """
         self.protocol.set_point(codename, point)
 

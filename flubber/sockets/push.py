@@ -65,27 +65,27 @@ def _check_action(action, queue, callback):
 class DataPushSocket(UDPSocketBase):
     """Receive data pushed over UDP and store, enqueue or hand it to a callback.
 
-    Args:
-        name (str): the socket's name (``name`` is answered ``RET#name``).
-        port (int): UDP port, 8500 by default; 0 picks a free one.
-        action (str): ``'store_last'`` (default), ``'enqueue'``,
-            ``'callback_async'`` or ``'callback_direct'`` (see the module).
-        queue: with ``'enqueue'``, a queue to put the data in instead of a
-            new unbounded :class:`gevent.queue.Queue`. Anything with
-            ``put_nowait`` or ``put``; when it is full the client gets
-            ``ERROR#``.
-        callback (callable): with the callback actions, called with the
-            data dict.
-        return_format (str): with ``'callback_direct'``, how the return
-            value is sent: ``'json'`` (default), ``'raw'`` or ``'string'``.
-        check_activity (bool), activity_timeout (float): as the pull
-            sockets; activity is only what :meth:`poke` reports.
-        host (str): address to bind, ``''`` (every IPv4 interface) by default.
+    :param str name: the socket's name (``name`` is answered ``RET#name``).
+    :param int port: UDP port, 8500 by default; 0 picks a free one.
+    :param str action: ``'store_last'`` (default), ``'enqueue'``,
+        ``'callback_async'`` or ``'callback_direct'`` (see the module).
+    :param queue: with ``'enqueue'``, a queue to put the data in instead of a
+        new unbounded :class:`gevent.queue.Queue`. Anything with
+        ``put_nowait`` or ``put``; when it is full the client gets
+        ``ERROR#``.
+    :param callable callback: with the callback actions, called with the
+        data dict.
+    :param str return_format: with ``'callback_direct'``, how the return
+        value is sent: ``'json'`` (default), ``'raw'`` or ``'string'``.
+    :param bool check_activity: whether ``status`` reports the socket
+        ``'INACTIVE'`` after *activity_timeout* seconds without a
+        :meth:`poke` (only pokes count as activity here).
+    :param float activity_timeout: see *check_activity*.
+    :param str host: address to bind, ``''`` (every IPv4 interface) by default.
 
-    Raises:
-        SocketConfigurationError: (a :class:`ValueError`) when action,
-            queue, callback and return_format do not fit together.
-        PortInUseError: when the port is taken. Nothing is left behind.
+    :raises SocketConfigurationError: (a :class:`ValueError`) when action,
+        queue, callback and return_format do not fit together.
+    :raises PortInUseError: when the port is taken. Nothing is left behind.
     """
 
     #: Requests that may wait for the worker greenlet; more get ``ERROR#busy``.
@@ -188,7 +188,7 @@ class DataPushSocket(UDPSocketBase):
 
     def _on_datagram(self, request, address):
         """In the hub: hand the request to the worker greenlet."""
-        self.stats.requests += 1
+        self._stats.requests += 1
         pending = self._requests.qsize()
         if pending >= self.max_pending_requests:
             self._send(self.protocol.busy(pending), address)
@@ -204,7 +204,7 @@ class DataPushSocket(UDPSocketBase):
             try:
                 reply = self._answer(request)
             except Exception:  # noqa: BLE001 - a bug must cost one reply, not the server
-                self.stats.errors += 1
+                self._stats.errors += 1
                 LOG.exception("%s failed to answer %r from %s", self, request[:200], address)
                 reply = b"ERROR#internal error in the push socket; see its log"
             self._send(reply, address)
