@@ -19,15 +19,33 @@ from flubber.kvstore._exceptions import (
 )
 from flubber.kvstore.alerts import ContinuousLoggerSink, LoggingSink, QueueSink
 from flubber.kvstore.calibration import Calibration, calibrate, times2, times3
+from flubber.kvstore.client import KVClient, TCPKVClient, connect
+from flubber.kvstore.config import NodeConfig, load_node_config, parse_node_config, register_module
 from flubber.kvstore.key import KVStoreKey, kv_store_key
 from flubber.kvstore.node import KVNode
 from flubber.kvstore.rules import BroadcastRule
+from flubber.kvstore.serve import NodeServer, serve_node
 from flubber.kvstore.store import KVStore, kv_store
+from flubber.kvstore.tcp import DEFAULT_PORT, KVTCPServer, serve_tcp
+
+_AMQP_NAMES = ("AMQPService", "AMQPKVClient", "serve_amqp")
+
+
+def __getattr__(name):
+    # The AMQP names need pika (the "amqp" extra): imported on first use only.
+    if name in _AMQP_NAMES:
+        from flubber.kvstore import amqp
+        return getattr(amqp, name)
+    raise AttributeError("module 'flubber.kvstore' has no attribute %r" % name)
 
 __all__ = [
     # stores and keys (the seed's names are aliases)
     "KVStore", "KVStoreKey", "kv_store", "kv_store_key", "Endpoint", "KVNode",
     "times2", "times3", "Calibration", "calibrate", "BroadcastRule",
+    # transports, clients, node files
+    "KVTCPServer", "serve_tcp", "DEFAULT_PORT", "AMQPService", "serve_amqp", "KVClient", "TCPKVClient",
+    "AMQPKVClient", "connect", "NodeConfig", "load_node_config", "parse_node_config", "register_module",
+    "NodeServer", "serve_node",
     # alert sinks
     "ContinuousLoggerSink", "QueueSink", "LoggingSink",
     # dripline messages

@@ -1,0 +1,320 @@
+"""The YAML node file: KV stores, TCP and AMQP settings (``flubber serve NODE.yaml``).
+
+::
+
+    name: lab                                   # node name: first part of node.store.key
+    tcp: {host: 127.0.0.1, port: 8600}          # dripline over TCP (default on; false: off)
+    amqp: {url: "amqp://guest:guest@127.0.0.1:5672/%2F"}   # optional; off if absent
+    providers:                                  # the seed's KV stores, exactly its shape
+      - name: kv
+        module: kv_store
+        endpoints:
+          - {name: setpoint, module: kv_store_key, initial_value: 20, calibration: "2*{}"}
+
+Everything is checked before anything is started; every mistake is a
+:class:`~flubber.kvstore.ConfigError` naming the file, the entry
+(``providers[0] (kv) endpoints[2] (setpoint)``) and what to change. Later
+sections of the node file (sockets, logger, instruments) are read by other
+layers: they pass their section names as *extra_sections* and get the raw
+content in :attr:`NodeConfig.extra`.
+"""
+import difflib
+import importlib
+import inspect
+import logging
+import os
+
+import yaml
+
+from flubber.kvstore._endpoint import NAME_PATTERN, Endpoint
+from flubber.kvstore._exceptions import ConfigError, KVStoreError
+from flubber.kvstore.key import KVStoreKey
+from flubber.kvstore.node import KVNode
+from flubber.kvstore.store import KVStore
+from flubber.kvstore.tcp import DEFAULT_HOST, DEFAULT_PORT
+
+logger = logging.getLogger(__name__)
+
+#: ``module:`` names of providers, and the class each one builds.
+PROVIDER_MODULES = {"kv_store": KVStore, "KVStore": KVStore}
+#: ``module:`` names of endpoints, and the class each one builds.
+ENDPOINT_MODULES = {"kv_store_key": KVStoreKey, "KVStoreKey": KVStoreKey}
+#: Top-level keys of the node file this module reads.
+NODE_SECTIONS = ("name", "tcp", "amqp", "providers")
+#: Keys of the ``tcp`` section.
+TCP_OPTIONS = ("host", "port", "max_connections", "max_request_bytes")
+#: Keys of the ``amqp`` section.
+AMQP_OPTIONS = ("url", "queue", "workers")
+
+
+def register_module(name, cls):
+    """Make ``module: NAME`` in a node file build *cls* (a KVStore or Endpoint subclass)."""
+    if isinstance(cls, type) and issubclass(cls, KVStore):
+        PROVIDER_MODULES[name] = cls
+    elif isinstance(cls, type) and issubclass(cls, Endpoint):
+        ENDPOINT_MODULES[name] = cls
+    else:
+        raise ConfigError("register_module(%r, %r): the class must derive from KVStore or Endpoint" % (name, cls))
+
+
+def _suggest(word, choices):
+    close = difflib.get_close_matches(str(word), [str(choice) for choice in choices], n=1)
+    return "; did you mean %r?" % close[0] if close else ""
+
+
+class _Where:
+    """The place of an entry in the file, for messages."""
+
+    def __init__(self, source, path=""):
+        self.source = source
+        self.path = path
+
+    def child(self, part):
+        return _Where(self.source, self.path + (" " if self.path else "") + part)
+
+    def error(self, message):
+        place = "%s: %s" % (self.source, self.path) if self.path else self.source
+        return ConfigError("%s: %s" % (place, message))
+
+
+def _check_options(where, entry, allowed, what):
+    unknown = [key for key in entry if key not in allowed]
+    if unknown:
+        key = unknown[0]
+        raise where.error("unknown option %r for %s%s; options: %s"
+                          % (key, what, _suggest(key, allowed), ", ".join(sorted(allowed))))
+
+
+def _resolve_module(where, module, table, kind):
+    if not isinstance(module, str) or not module:
+        raise where.error("module must be a name such as %s, got %r" % (" or ".join(sorted(table)[:2]), module))
+    if module in table:
+        return table[module]
+    if ":" in module or "." in module:
+        module_name, _, class_name = module.replace(":", ".").rpartition(".")
+        try:
+            cls = getattr(importlib.import_module(module_name), class_name)
+        except (ImportError, AttributeError) as exc:
+            raise where.error("module %r cannot be imported (%s); write package.module:ClassName" % (module, exc)) \
+                from None
+        base = KVStore if kind == "provider" else Endpoint
+        if not (isinstance(cls, type) and issubclass(cls, base)):
+            raise where.error("module %r is not a %s class" % (module, base.__name__))
+        return cls
+    raise where.error("unknown %s module %r%s; known: %s (or package.module:ClassName for your own class)"
+                      % (kind, module, _suggest(module, table), ", ".join(sorted(table))))
+
+
+def _constructor_options(cls):
+    parameters = inspect.signature(cls.__init__).parameters
+    return [name for name, parameter in parameters.items()
+            if name != "self" and parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)]
+
+
+def _build(where, cls, entry, reserved):
+    options = {key: value for key, value in entry.items() if key not in reserved}
+    allowed = [name for name in _constructor_options(cls) if name not in ("endpoints", "alert_sinks")]
+    if not any(parameter.kind == parameter.VAR_KEYWORD
+               for parameter in inspect.signature(cls.__init__).parameters.values()):
+        _check_options(where, options, allowed + list(reserved), cls.__name__)
+    try:
+        return cls(name=entry["name"], **{key: value for key, value in options.items() if key != "name"})
+    except KVStoreError as exc:
+        raise where.error("%s; change this entry" % exc) from None
+    except (TypeError, ValueError) as exc:
+        raise where.error("%s: %s" % (cls.__name__, exc)) from None
+
+
+def _check_name(where, entry, what):
+    if "name" not in entry:
+        raise where.error("%s has no name; add `name: ...`" % what)
+    name = entry["name"]
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise where.error("name %r is not usable: letters, digits, '_' and '-' only (no dots or spaces)" % (name,))
+    return name
+
+
+def build_providers(providers, source="<config>", node_name=None):
+    """Build the :class:`~flubber.kvstore.KVStore` objects of a ``providers`` list; return them.
+
+    :param providers: the list from the node file.
+    :param source: the file name, for messages.
+    :raises ConfigError: naming the entry and what to change.
+    """
+    root = _Where(source)
+    if providers is None:
+        return []
+    if not isinstance(providers, list):
+        raise root.error("providers must be a list of stores (`- name: kv` entries), got %s"
+                         % type(providers).__name__)
+    seen = {}
+    if node_name:
+        seen[node_name] = "the node name"
+    stores = []
+    for index, entry in enumerate(providers):
+        where = root.child("providers[%d]" % index)
+        if not isinstance(entry, dict):
+            raise where.error("each provider must be a mapping with name, module and endpoints, got %r" % (entry,))
+        name = _check_name(where, entry, "this provider")
+        where = root.child("providers[%d] (%s)" % (index, name))
+        if name in seen:
+            raise where.error("name %r is already used by %s; endpoint names must be unique on a node"
+                              % (name, seen[name]))
+        seen[name] = where.path
+        if "module" not in entry:
+            raise where.error("no module; add `module: kv_store`")
+        cls = _resolve_module(where, entry["module"], PROVIDER_MODULES, "provider")
+        store = _build(where, cls, entry, ("name", "module", "endpoints"))
+        endpoints = entry.get("endpoints") or []
+        if not isinstance(endpoints, list):
+            raise where.error("endpoints must be a list of keys (`- name: foo` entries), got %s"
+                              % type(endpoints).__name__)
+        for key_index, key_entry in enumerate(endpoints):
+            key_where = where.child("endpoints[%d]" % key_index)
+            if not isinstance(key_entry, dict):
+                raise key_where.error("each endpoint must be a mapping with name and module, got %r" % (key_entry,))
+            key_name = _check_name(key_where, key_entry, "this endpoint")
+            key_where = where.child("endpoints[%d] (%s)" % (key_index, key_name))
+            if key_name in seen:
+                raise key_where.error("name %r is already used by %s; endpoint names must be unique on a node"
+                                      % (key_name, seen[key_name]))
+            seen[key_name] = key_where.path
+            key_cls = _resolve_module(key_where, key_entry.get("module", "kv_store_key"), ENDPOINT_MODULES, "endpoint")
+            key_entry = dict(key_entry)
+            if "calibration" not in key_entry and store.calibration is not None:
+                key_entry["calibration"] = store.calibration
+            if "get_on_set" not in key_entry and store.get_on_set:
+                key_entry["get_on_set"] = True
+            store.add_endpoint(_build(key_where, key_cls, key_entry, ("name", "module")))
+        stores.append(store)
+    return stores
+
+
+class NodeConfig:
+    """A checked node file.
+
+    :attr:`name`, :attr:`tcp` (``{"host", "port", ...}`` or None when off),
+    :attr:`amqp` (``{"url", ...}`` or None), :attr:`providers` (the raw
+    list), :attr:`extra` (sections other layers read), :attr:`source` (file).
+    """
+
+    def __init__(self, name, tcp=None, amqp=None, providers=None, extra=None, source="<config>"):
+        #: The node name.
+        self.name = name
+        #: TCP settings (host, port, ...) or None when TCP is off.
+        self.tcp = tcp
+        #: AMQP settings (url, ...) or None when AMQP is off.
+        self.amqp = amqp
+        #: The ``providers`` list as written.
+        self.providers = providers or []
+        #: Sections handled by other layers, as written.
+        self.extra = extra or {}
+        #: Where the configuration came from.
+        self.source = source
+
+    def build_node(self):
+        """Return a new :class:`~flubber.kvstore.KVNode` with the configured stores (nothing started)."""
+        return KVNode(self.name, build_providers(self.providers, self.source, self.name))
+
+    def __repr__(self):
+        return "<NodeConfig %s from %s>" % (self.name, self.source)
+
+
+def _tcp_section(where, value):
+    if value is None or value is False:
+        return None
+    if value is True:
+        value = {}
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = {"port": value}
+    if not isinstance(value, dict):
+        raise where.error("tcp must be a mapping such as {host: 127.0.0.1, port: 8600}, or false to turn TCP off")
+    _check_options(where, value, TCP_OPTIONS, "tcp")
+    tcp = {"host": DEFAULT_HOST, "port": DEFAULT_PORT}
+    tcp.update(value)
+    if not isinstance(tcp["host"], str) or not tcp["host"]:
+        raise where.error("host must be an address or host name such as 127.0.0.1, got %r" % (tcp["host"],))
+    port = tcp["port"]
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise where.error("port must be a number from 0 to 65535 (0: any free port), got %r" % (port,))
+    for option in ("max_connections", "max_request_bytes"):
+        number = tcp.get(option)
+        if number is not None and (isinstance(number, bool) or not isinstance(number, int) or number < 1):
+            raise where.error("%s must be a whole number >= 1, got %r" % (option, number))
+    return tcp
+
+
+def _amqp_section(where, value):
+    if value is None or value is False:
+        return None
+    if isinstance(value, str):
+        value = {"url": value}
+    if not isinstance(value, dict):
+        raise where.error("amqp must be a mapping such as {url: \"amqp://guest:guest@127.0.0.1:5672/%2F\"}")
+    _check_options(where, value, AMQP_OPTIONS, "amqp")
+    url = value.get("url")
+    if not isinstance(url, str) or not url.startswith(("amqp://", "amqps://")):
+        raise where.error("url must be a broker URL such as amqp://guest:guest@127.0.0.1:5672/%%2F, got %r" % (url,))
+    workers = value.get("workers", 4)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise where.error("workers must be a whole number >= 1, got %r" % (workers,))
+    queue = value.get("queue")
+    if queue is not None and (not isinstance(queue, str) or not queue):
+        raise where.error("queue must be a non-empty name, got %r" % (queue,))
+    return dict(value, workers=workers)
+
+
+def parse_node_config(data, source="<config>", extra_sections=()):
+    """Check the decoded node file *data* (a dict) and return a :class:`NodeConfig`.
+
+    :param extra_sections: top-level keys other layers handle (kept in
+        :attr:`NodeConfig.extra`); any other unknown key is an error naming it.
+    """
+    root = _Where(source)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise root.error("a node file is a mapping with name, tcp, amqp and providers, got %s" % type(data).__name__)
+    known = tuple(NODE_SECTIONS) + tuple(extra_sections)
+    for key in data:
+        if key not in known:
+            raise root.error("unknown top-level key %r%s; a node file has: %s"
+                             % (key, _suggest(key, known), ", ".join(known)))
+    if "name" not in data:
+        raise root.error("no node name; add `name: lab` (the first part of node.store.key addresses)")
+    name = data["name"]
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise root.child("name").error("%r is not usable: letters, digits, '_' and '-' only (no dots)" % (name,))
+    config = NodeConfig(
+        name,
+        tcp=_tcp_section(root.child("tcp"), data.get("tcp", True)),
+        amqp=_amqp_section(root.child("amqp"), data.get("amqp")),
+        providers=data.get("providers"),
+        extra={key: data[key] for key in extra_sections if key in data},
+        source=source,
+    )
+    config.build_node()  # check every store and key now, before anything runs
+    return config
+
+
+def load_node_config(path, extra_sections=()):
+    """Read and check the YAML node file at *path*; return a :class:`NodeConfig`.
+
+    :raises ConfigError: the file cannot be read, is not YAML, or any entry
+        is wrong (the message names the file, the entry and what to change).
+    """
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise ConfigError("cannot read node file %s: %s" % (path, exc.strerror or exc)) from None
+    source = os.path.basename(path) if len(path) > 60 else path
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = " line %d column %d" % (mark.line + 1, mark.column + 1) if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError("%s%s: not valid YAML (%s); check the indentation and quoting there"
+                          % (source, where, problem)) from None
+    return parse_node_config(data, source=source, extra_sections=extra_sections)

@@ -1,0 +1,134 @@
+"""Run a node file's KV stores: TCP server, AMQP service and scheduled reads together.
+
+``flubber serve NODE.yaml`` is :func:`serve_node`; a script can do the same::
+
+    from flubber.kvstore.serve import NodeServer
+    with NodeServer.from_file("lab.yaml") as server:
+        server.node.stores["kv"].endpoint("setpoint").set_value(21)
+        server.serve_forever()
+"""
+import logging
+import signal
+
+import gevent
+import gevent.event
+
+from flubber.kvstore.config import NodeConfig, load_node_config
+from flubber.kvstore.tcp import DEFAULT_HOST, DEFAULT_PORT, KVTCPServer
+
+logger = logging.getLogger(__name__)
+
+
+class NodeServer:
+    """The running KV part of a node: its :class:`~flubber.kvstore.KVNode` and transports.
+
+    :param config: a :class:`~flubber.kvstore.config.NodeConfig`.
+    :param node: an already built node (default: built from *config*).
+
+    Nothing runs until :meth:`start`. :meth:`stop` undoes everything started.
+    """
+
+    def __init__(self, config, node=None):
+        #: The configuration served.
+        self.config = config
+        #: The :class:`~flubber.kvstore.KVNode`.
+        self.node = node if node is not None else config.build_node()
+        #: The :class:`~flubber.kvstore.KVTCPServer` while running with TCP on, else None.
+        self.tcp_server = None
+        #: The :class:`~flubber.kvstore.AMQPService` while running with AMQP on, else None.
+        self.amqp_service = None
+        self._stopped = gevent.event.Event()
+
+    @classmethod
+    def from_file(cls, path, extra_sections=()):
+        """Load the node file at *path* and return a (not started) server for it."""
+        return cls(load_node_config(path, extra_sections=extra_sections))
+
+    @property
+    def tcp_address(self):
+        """``(host, port)`` the TCP server listens on, or None."""
+        return self.tcp_server.sockname[:2] if self.tcp_server is not None else None
+
+    def start(self):
+        """Bind TCP, connect AMQP (in the background), start scheduled reads; return self."""
+        tcp, amqp = self.config.tcp, self.config.amqp
+        try:
+            if tcp is not None:
+                server = KVTCPServer(self.node, max_connections=tcp.get("max_connections"),
+                                     max_request_bytes=tcp.get("max_request_bytes"))
+                server.bind((tcp["host"], tcp["port"]))
+                server.start()
+                self.tcp_server = server
+                logger.info("node %s: dripline over TCP on %s:%s", self.node.name, *self.tcp_address)
+            if amqp is not None:
+                from flubber.kvstore.amqp import AMQPService  # needs pika: only when AMQP is configured
+                self.amqp_service = AMQPService(self.node, amqp["url"], queue=amqp.get("queue"),
+                                                workers=amqp.get("workers", 4)).start()
+            self.node.start()
+        except BaseException:
+            self.stop()
+            raise
+        self._stopped.clear()
+        return self
+
+    def stop(self):
+        """Stop scheduled reads, close the TCP server and the AMQP service. Idempotent."""
+        self.node.stop()
+        server, self.tcp_server = self.tcp_server, None
+        if server is not None:
+            server.close()
+        service, self.amqp_service = self.amqp_service, None
+        if service is not None:
+            service.stop()
+        self._stopped.set()
+
+    close = stop
+
+    def serve_forever(self, stop_signals=(signal.SIGINT, signal.SIGTERM)):
+        """Block until :meth:`stop` or one of *stop_signals*; then stop."""
+        handlers = []
+        for number in stop_signals:
+            try:
+                handlers.append(gevent.signal_handler(number, self.stop))
+            except (ValueError, OSError):  # not the main thread, or an unsupported signal
+                pass
+        try:
+            self._stopped.wait()
+        finally:
+            for handler in handlers:
+                handler.cancel()
+            self.stop()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+
+def serve_node(config, tcp=None, amqp=None, ready=None):
+    """Serve a node file until SIGINT/SIGTERM.
+
+    :param config: a path or a :class:`~flubber.kvstore.config.NodeConfig`.
+    :param tcp: override the ``tcp`` section (a dict, or False to turn TCP off).
+    :param amqp: override the ``amqp`` URL (a string, or False to turn AMQP off).
+    :param ready: called with the started :class:`NodeServer` (e.g. to print where it listens).
+    """
+    if not isinstance(config, NodeConfig):
+        config = load_node_config(config)
+    if tcp is not None:
+        if tcp:
+            settings = {"host": DEFAULT_HOST, "port": DEFAULT_PORT}
+            settings.update(config.tcp or {})
+            settings.update(tcp)
+            config.tcp = settings
+        else:
+            config.tcp = None
+    if amqp is not None:
+        config.amqp = dict(config.amqp or {}, url=amqp) if amqp else None
+    server = NodeServer(config)
+    server.start()
+    if ready is not None:
+        ready(server)
+    server.serve_forever()
+    return server
