@@ -15,6 +15,7 @@ import collections
 import errno
 import logging
 import socket as stdlib_socket
+import time
 
 import gevent
 import gevent.event
@@ -85,8 +86,9 @@ class _Server(DatagramServer):
 class UDPSocketBase:
     """What every pull and push socket shares: bind, serve, stop, send.
 
-    Subclasses implement ``_on_datagram(request, address)`` (called in the
-    hub: it must not block) and ``status_entry()``.
+    Subclasses set ``protocol`` (a pull or push protocol object) before
+    calling this constructor and implement ``_on_datagram(request,
+    address)``, which is called in the hub and must not block.
     """
 
     #: Largest request accepted; longer ones get the protocol's error reply.
@@ -175,6 +177,22 @@ class UDPSocketBase:
             self._address = None
             self._stopped.set()
         LOG.info("%s stopped", self)
+
+    @property
+    def name(self):
+        """The socket's name (the reply to ``name``)."""
+        return self.protocol.name
+
+    def __repr__(self):
+        return "<%s %r on UDP port %s>" % (type(self).__name__, self.name, self.port)
+
+    def poke(self):
+        """Tell the socket there is activity (see ``check_activity``)."""
+        self.protocol.activity.poke(time.time())
+
+    def status_entry(self):
+        """Return this socket's entry of the ``status`` reply."""
+        return self.protocol.status_entry()
 
     def join(self, timeout=None):
         """Wait until the socket is stopped (or *timeout* seconds passed).

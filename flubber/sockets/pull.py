@@ -73,14 +73,6 @@ class CommonDataPullSocket(UDPSocketBase):
             max_request_size=self.max_request_size)
         super().__init__(host, port)
 
-    def __repr__(self):
-        return "<%s %r on UDP port %s>" % (type(self).__name__, self.name, self.port)
-
-    @property
-    def name(self):
-        """The socket's name (the reply to ``name``)."""
-        return self.protocol.name
-
     @property
     def codenames(self):
         """The codenames served, in order."""
@@ -94,14 +86,6 @@ class CommonDataPullSocket(UDPSocketBase):
     @poke_on_set.setter
     def poke_on_set(self, value):
         self.protocol.poke_on_set = bool(value)
-
-    def poke(self):
-        """Tell the socket there is activity (see ``check_activity``)."""
-        self.protocol.activity.poke(time.time())
-
-    def status_entry(self):
-        """Return this socket's entry of the ``status`` reply."""
-        return self.protocol.status_entry()
 
     def _on_datagram(self, request, address):
         self._stats.requests += 1

@@ -31,7 +31,6 @@ queues them. Example::
     push.start()
 """
 import logging
-import time
 
 import gevent
 import gevent.queue
@@ -115,14 +114,6 @@ class DataPushSocket(UDPSocketBase):
         self._callback_greenlet = None
         super().__init__(host, port)
 
-    def __repr__(self):
-        return "<%s %r on UDP port %s>" % (type(self).__name__, self.name, self.port)
-
-    @property
-    def name(self):
-        """The socket's name."""
-        return self.protocol.name
-
     @property
     def return_format(self):
         """How ``callback_direct`` return values are sent."""
@@ -154,14 +145,6 @@ class DataPushSocket(UDPSocketBase):
     def clear_updated(self):
         """Forget all updated data: :attr:`updated` becomes ``(None, {})``."""
         self.protocol.clear_updated()
-
-    def poke(self):
-        """Tell the socket there is activity (see ``check_activity``)."""
-        self.protocol.activity.poke(time.time())
-
-    def status_entry(self):
-        """Return this socket's entry of the ``status`` reply."""
-        return self.protocol.status_entry()
 
     # -- serving -------------------------------------------------------
 

@@ -4,7 +4,6 @@ Each script runs in its own Python process under gevent monkey-patching,
 keeping its threads, ``time.sleep`` and ``Queue`` as written.
 """
 import signal
-import socket as stdlib_socket
 import textwrap
 import time
 
@@ -14,7 +13,7 @@ import pytest
 
 from flubber.sockets import PullClient, PushClient
 
-from .conftest import PYTHON, REPO, subprocess_env
+from .conftest import PYTHON, REPO, bindable, free_port, subprocess_env
 
 HOST = "127.0.0.1"
 
@@ -130,21 +129,6 @@ except KeyboardInterrupt:
 '''
 
 
-def free_port():
-    with stdlib_socket.socket(stdlib_socket.AF_INET, stdlib_socket.SOCK_DGRAM) as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
-
-
-def port_is_free(port):
-    with stdlib_socket.socket(stdlib_socket.AF_INET, stdlib_socket.SOCK_DGRAM) as probe:
-        try:
-            probe.bind(("", port))
-        except OSError:
-            return False
-        return True
-
-
 def run_script(tmp_path, text, *args):
     path = tmp_path / "lab_script.py"
     path.write_text(text)
@@ -188,13 +172,13 @@ def test_threaded_script_runs_unchanged_under_monkey_patching(tmp_path):
             proc.kill()
     assert proc.returncode == 0, err
     assert out.startswith("STOPPED ") and int(out.split()[1]) >= second[1]
-    assert port_is_free(pull_port) and port_is_free(push_port)
+    assert bindable(pull_port, "") and bindable(push_port, "")
 
 
 @pytest.mark.parametrize("example", [SEED_EXAMPLE_NOW, SEED_EXAMPLE_MANUAL],
                          ids=["set_point_now", "set_point"])
 def test_seed_usage_examples_run_as_written(tmp_path, example):
-    if not port_is_free(9000):
+    if not bindable(9000, ""):
         pytest.skip("port 9000, the example's default, is in use on this machine")
     proc = run_script(tmp_path, SEED_PREAMBLE + textwrap.dedent(example))
     try:
@@ -209,4 +193,4 @@ def test_seed_usage_examples_run_as_written(tmp_path, example):
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err
-    assert port_is_free(9000)
+    assert bindable(9000, "")

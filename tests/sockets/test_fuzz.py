@@ -6,6 +6,8 @@ keep serving with no internal error. Bounded: a few hundred examples each.
 import json
 import re
 
+import pytest
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -94,33 +96,24 @@ def push_reply_is_well_formed(request, reply):
         assert prefix == "ERROR"
 
 
-def test_fuzzed_pull_requests_each_get_one_well_formed_reply(make_socket, udp):
-    sock = make_socket(DateDataPullSocket, "fuzz pull", CODENAMES, timeouts=[None, 0.0, 60])
-    sock.set_point_now("t1", 1.5)
-    sock.set_point_now("x", "text")
+@pytest.mark.parametrize("kind", ["pull", "push"])
+def test_fuzzed_requests_each_get_one_well_formed_reply(make_socket, udp, kind):
+    if kind == "pull":
+        sock = make_socket(DateDataPullSocket, "fuzz pull", CODENAMES, timeouts=[None, 0.0, 60])
+        sock.set_point_now("t1", 1.5)
+        sock.set_point_now("x", "text")
+        check_reply, name_reply = pull_reply_is_well_formed, b"fuzz pull"
+    else:
+        sock = make_socket(DataPushSocket, "fuzz push", action="enqueue")
+        check_reply, name_reply = push_reply_is_well_formed, b"RET#fuzz push"
     peer = udp(sock.port)
 
     @FUZZ
     @given(requests)
     def check(request):
-        pull_reply_is_well_formed(request, peer.ask(request))
+        check_reply(request, peer.ask(request))
 
     check()
     assert peer.pending(0.1) == []
-    assert peer.ask("name") == b"fuzz pull"
-    assert sock.stats.errors == 0 and sock.stats.requests == sock.stats.replies
-
-
-def test_fuzzed_push_requests_each_get_one_well_formed_reply(make_socket, udp):
-    sock = make_socket(DataPushSocket, "fuzz push", action="enqueue")
-    peer = udp(sock.port)
-
-    @FUZZ
-    @given(requests)
-    def check(request):
-        push_reply_is_well_formed(request, peer.ask(request))
-
-    check()
-    assert peer.pending(0.1) == []
-    assert peer.ask("name") == b"RET#fuzz push"
+    assert peer.ask("name") == name_reply
     assert sock.stats.errors == 0 and sock.stats.requests == sock.stats.replies

@@ -16,23 +16,9 @@ from flubber.sockets import (
     socket_server_status,
 )
 
+from .conftest import bindable, free_port
+
 HOST = "127.0.0.1"
-
-
-def free_port():
-    """A UDP port that was free a moment ago."""
-    with stdlib_socket.socket(stdlib_socket.AF_INET, stdlib_socket.SOCK_DGRAM) as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
-
-
-def bindable(port):
-    with stdlib_socket.socket(stdlib_socket.AF_INET, stdlib_socket.SOCK_DGRAM) as probe:
-        try:
-            probe.bind((HOST, port))
-        except OSError:
-            return False
-        return True
 
 
 @pytest.mark.parametrize("cls, args", [
