@@ -64,8 +64,10 @@ class AMQPError(DriplineError):
     retcode = 100
 
 
-class AMQPConnectionError(DriplineError):
+class AMQPConnectionError(DriplineError, ConnectionError):
     """Retcode 101: the broker could not be reached or the connection broke.
+
+    Also a :class:`ConnectionError`.
 
     Raised by :class:`~flubber.kvstore.AMQPKVClient` when it cannot connect
     (check the URL and that RabbitMQ runs) or loses the broker mid-request.
@@ -130,8 +132,8 @@ class PayloadError(DriplineError):
     retcode = 303
 
 
-class InvalidValue(DriplineError):
-    """Retcode 304: a value cannot be used.
+class InvalidValue(DriplineError, ValueError):
+    """Retcode 304: a value cannot be used (also a :class:`ValueError`).
 
     Raised by keys and stores for a value of the wrong kind (a negative
     ``max_interval``, an unknown ``schedule_status``), and for a get/set of
@@ -151,8 +153,8 @@ class CalibrationError(InvalidValue):
     """
 
 
-class RequestTimeout(DriplineError):
-    """Retcode 305: no reply came in time.
+class RequestTimeout(DriplineError, TimeoutError):
+    """Retcode 305: no reply came in time (also a :class:`TimeoutError`).
 
     Raised by the clients when the server or broker does not answer within
     the ``timeout``; raise ``timeout`` or check that the service runs.
