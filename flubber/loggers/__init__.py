@@ -1,0 +1,51 @@
+"""Measurement points into a database, from a greenlet, never losing one.
+
+::
+
+    from flubber.loggers import ContinuousLogger
+
+    logger = ContinuousLogger("dateplots_dummy", "dummy", "dummy", ["dummy_sine_one"],
+                              url="mysql://dummy:dummy@db.example.org/cinfdata",
+                              spool="dummy.spool")
+    logger.start()
+    logger.enqueue_point_now("dummy_sine_one", 0.5)
+    ...
+    logger.stop()      # drains; returns how many points are left
+
+:class:`ContinuousLogger` writes into the cinfdata layout
+(``dateplots_descriptions`` and ``dateplots_<setup>``) on MySQL/MariaDB
+through mysqlclient, or into an SQLite file (the embedded default, no server
+needed). :func:`create_tables` makes the tables of a new setup. The errors
+are in :mod:`flubber.loggers._exceptions`.
+"""
+from flubber.loggers._exceptions import (
+    DatabaseError,
+    InvalidPointError,
+    LoggerConfigurationError,
+    LoggerError,
+    LoggerFailedError,
+    LoggerStoppedError,
+    QueueFullError,
+    SpoolError,
+    TableError,
+    UnknownCodenameError,
+)
+from flubber.loggers.continuous import FULL_POLICIES, ContinuousLogger
+from flubber.loggers.tables import DESCRIPTIONS_TABLE, create_tables
+
+__all__ = [
+    "ContinuousLogger",
+    "create_tables",
+    "DESCRIPTIONS_TABLE",
+    "FULL_POLICIES",
+    "LoggerError",
+    "LoggerConfigurationError",
+    "InvalidPointError",
+    "UnknownCodenameError",
+    "QueueFullError",
+    "LoggerStoppedError",
+    "LoggerFailedError",
+    "TableError",
+    "SpoolError",
+    "DatabaseError",
+]
