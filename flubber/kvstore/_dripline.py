@@ -60,15 +60,22 @@ CONTENT_ENCODING = "application/json"
 _LOCKOUT_KEY = re.compile(r"\A[0-9a-fA-F]{32}\Z")
 
 
+_last_second = [None, ""]  # the last whole second formatted, and its text
+
+
 def format_timestamp(unixtime=None):
-    """Return *unixtime* (default now) as a dripline timestamp string."""
+    """Return *unixtime* (default now) as a dripline timestamp string (UTC, microseconds)."""
     if unixtime is None:
         unixtime = time.time()
     seconds = int(unixtime)
     micro = int(round((unixtime - seconds) * 1e6))
     if micro >= 1000000:
         seconds, micro = seconds + 1, micro - 1000000
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + ".%06dZ" % micro
+    cache = _last_second
+    if cache[0] != seconds:
+        cache[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        cache[0] = seconds
+    return "%s.%06dZ" % (cache[1], micro)
 
 
 _BASE_SENDER_INFO = None
@@ -247,32 +254,37 @@ class Request:
         ``values`` not a list.
         """
         msgtype = message.get("msgtype", T_REQUEST)
-        if msgtype != T_REQUEST or isinstance(msgtype, bool):
+        if msgtype.__class__ is not int or msgtype != T_REQUEST:
             raise DecodingError("this service answers requests (msgtype 3); got msgtype %r" % (msgtype,))
-        if "msgop" not in message:
-            raise DecodingError("request has no msgop; add \"msgop\": 1 (get), 0 (set) or 9 (cmd)")
-        msgop = _parse_msgop(message["msgop"])
+        msgop = message.get("msgop")
+        if msgop.__class__ is not int:
+            if msgop is None:
+                raise DecodingError("request has no msgop; add \"msgop\": 1 (get), 0 (set) or 9 (cmd)")
+            msgop = _parse_msgop(msgop)
         if target is None:
             target = message.get("target")
             if target is None:
                 raise DecodingError("request has no target; add \"target\": \"KEY\" (or \"NODE.STORE.KEY\")")
-        if not isinstance(target, str) or not target:
+        if target.__class__ is not str or not target:
             raise DecodingError("target must be a non-empty string naming an endpoint, got %r" % (target,))
         payload = message.get("payload")
-        if payload is None:
+        if payload.__class__ is not dict:
+            if payload is not None:
+                raise PayloadError("payload must be an object such as {\"values\": [...]}, got %s"
+                                   % type(payload).__name__)
             payload = {}
-        elif not isinstance(payload, dict):
-            raise PayloadError("payload must be an object such as {\"values\": [...]}, got %s" % type(payload).__name__)
-        if "values" in payload and not isinstance(payload["values"], list):
-            raise PayloadError("payload values must be a list, got %s" % type(payload["values"]).__name__)
-        correlation_id = message.get("correlation_id")
-        return cls(
-            target, msgop, payload,
-            lockout_key=message.get("lockout_key"),
-            timestamp=message.get("timestamp"),
-            sender_info=message.get("sender_info"),
-            correlation_id=correlation_id,
-        )
+        values = payload.get("values")
+        if values is not None and values.__class__ is not list:
+            raise PayloadError("payload values must be a list, got %s" % type(values).__name__)
+        request = cls.__new__(cls)
+        request.target = target
+        request.msgop = msgop
+        request.payload = payload
+        request.lockout_key = message.get("lockout_key")
+        request.timestamp = message.get("timestamp")
+        request.sender_info = message.get("sender_info")
+        request.correlation_id = message.get("correlation_id")
+        return request
 
     def __repr__(self):
         return "Request(target=%r, msgop=%r, payload=%r)" % (self.target, self.msgop, self.payload)
@@ -333,6 +345,22 @@ class Reply:
         if self.correlation_id is not None:
             message["correlation_id"] = self.correlation_id
         return message
+
+    def encode(self, sender_info_json=None):
+        """Return the reply as compact JSON bytes (what :func:`encode_json` gives, faster).
+
+        *sender_info_json* is the ``sender_info`` already encoded (a node
+        keeps its own); None encodes :attr:`sender_info` (or the default).
+        """
+        if sender_info_json is None:
+            sender_info_json = _ENCODER.encode(self.sender_info if self.sender_info is not None
+                                               else default_sender_info())
+        encode = _ENCODER.encode
+        tail = "}" if self.correlation_id is None else ',"correlation_id":%s}' % encode(self.correlation_id)
+        return ('{"msgtype":2,"retcode":%d,"return_msg":%s,"payload":%s,"timestamp":"%s","sender_info":%s%s' % (
+            self.retcode, encode(self.return_msg) if self.return_msg else '""', encode(self.payload),
+            self.timestamp or format_timestamp(),
+            sender_info_json, tail)).encode("utf-8")
 
     @classmethod
     def from_dict(cls, message):

@@ -203,13 +203,14 @@ class Calibration:
         something not allowed (checked here, before any value arrives).
     """
 
-    __slots__ = ("spec", "_template", "_table", "_str_table")
+    __slots__ = ("spec", "_template", "_table", "_str_table", "_last")
 
     def __init__(self, spec):
         #: The calibration as given (a string or a dict).
         self.spec = spec
         self._template = None
         self._table = self._str_table = None
+        self._last = (None, None, None)  # (type, raw, calibrated) of the last number evaluated
         if isinstance(spec, str):
             _check_template(spec)
             try:
@@ -230,20 +231,34 @@ class Calibration:
     def __call__(self, raw):
         """Return the calibrated value of *raw*; raise :class:`CalibrationError` if impossible."""
         if self._template is not None:
-            if isinstance(raw, str):
-                raw = raw.strip()
-            try:
-                text = self._template.format(raw)
-            except (ValueError, TypeError) as exc:
-                raise CalibrationError("calibration %s cannot format %s: %s" % (_shown(self.spec), _shown(raw), exc)) from None
-            node = _parse(text)
-            try:
-                value = _EVALUATOR.eval(text, previously_parsed=node)
-            except CalibrationError:
-                raise
-            except Exception as exc:  # simpleeval and arithmetic raise many kinds; all mean "refused"
-                raise CalibrationError("calibration %s of %s failed: %s" % (_shown(self.spec), _shown(raw), exc)) from None
-            return _check_result(value, text)
+            last_type, last_raw, last_value = self._last
+            if raw.__class__ is last_type and raw == last_raw:
+                return last_value  # a key is read far more often than set: evaluate each value once
+            value = self._evaluate(raw)
+            if raw.__class__ is int or raw.__class__ is float and raw:  # not -0.0 vs 0.0
+                self._last = (raw.__class__, raw, value)
+            return value
+        return self._look_up(raw)
+
+    def _evaluate(self, raw):
+        if isinstance(raw, str):
+            raw = raw.strip()
+        try:
+            text = self._template.format(raw)
+        except (ValueError, TypeError) as exc:
+            raise CalibrationError("calibration %s cannot format %s: %s" % (_shown(self.spec), _shown(raw), exc)) \
+                from None
+        node = _parse(text)
+        try:
+            value = _EVALUATOR.eval(text, previously_parsed=node)
+        except CalibrationError:
+            raise
+        except Exception as exc:  # simpleeval and arithmetic raise many kinds; all mean "refused"
+            raise CalibrationError("calibration %s of %s failed: %s" % (_shown(self.spec), _shown(raw), exc)) \
+                from None
+        return _check_result(value, text)
+
+    def _look_up(self, raw):
         try:
             return self._table[raw]
         except (KeyError, TypeError):

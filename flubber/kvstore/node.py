@@ -33,6 +33,7 @@ class KVNode:
         self.name = check_name(name, "node") if name is not None else None
         #: ``sender_info`` of every reply this node sends.
         self.sender_info = _dripline.sender_info(self.name or "")
+        self._sender_info_json = _dripline.encode_json(self.sender_info).decode("utf-8")
         #: Callables receiving every alert (the AMQP transport adds one).
         self.alert_sinks = list(alert_sinks)
         #: A client used for targets this node does not serve (set by the AMQP transport), or None.
@@ -134,8 +135,8 @@ class KVNode:
         except DriplineError as exc:
             correlation_id = message.get("correlation_id") if message is not None else None
             reply = Reply(exc.retcode, str(exc), correlation_id=correlation_id, sender_info=self.sender_info)
-            return _dripline.encode_json(reply.to_dict())
-        return _dripline.encode_json(self.handle(request).to_dict())
+            return reply.encode(self._sender_info_json)
+        return self.handle(request).encode(self._sender_info_json)
 
     def request(self, request, timeout=None):
         """Answer *request* locally if this node serves its target, else through :attr:`remote`."""
