@@ -72,19 +72,8 @@ FULL = {
     "attempts": 3,
     "quiet_budget": 300.0,
 }
-QUICK = {
-    "rounds": 1,
-    "duration": 0.3,
-    "warmup": 0.1,
-    "conns": (1, 50),
-    "megabytes": 2.0,
-    "bulk_limit": 60.0,
-    "idle_conns": 500,
-    "line_sizes": (1 << 20, 4 << 20),
-    "line_repeat": 1,
-    "attempts": 1,
-    "quiet_budget": 0.0,
-}
+QUICK = dict(FULL, rounds=1, duration=0.3, warmup=0.1, megabytes=2.0, bulk_limit=60.0, idle_conns=500,
+             line_repeat=1, attempts=1, quiet_budget=0.0)
 
 #: Bars of issue 3.
 BAR_RR50 = 0.95

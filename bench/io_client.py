@@ -139,6 +139,7 @@ def request_response(port, conns, duration, warmup, server_pid):
     for sock in socks.values():
         sock.send(LINE)
     size = len(LINE)
+    buf = bytearray(65536)
     count = 0
     counted_from = None
     meter = None
@@ -151,10 +152,10 @@ def request_response(port, conns, duration, warmup, server_pid):
             raise BenchClientError("no reply for %s s with %d connections" % (STALL_SECONDS, conns))
         for fd, _ in events:
             sock = socks[fd]
-            data = sock.recv(65536)
-            if not data:
+            nbytes = sock.recv_into(buf)
+            if not nbytes:
                 raise BenchClientError("server closed a connection")
-            have = got[fd] + len(data)
+            have = got[fd] + nbytes
             if have >= size:
                 if have != size:
                     raise BenchClientError("echo of %d bytes for one %d-byte line" % (have, size))
