@@ -324,8 +324,12 @@ class PullProtocol(_ProtocolBase):
             "raw": self._raw, "json": self._json, "raw_wn": self._raw_wn,
             "json_wn": self._json_wn, "codenames_raw": self._codenames_raw,
             "codenames_json": self._codenames_json, "name": self._name,
-            "status": self.status_text,
         }
+        # Replies to known requests, valid from _cache_since until just before
+        # _cache_until (the next moment a fresh point turns old) and until the
+        # next set_point. Only known requests are kept, so it stays small.
+        self._cache = {}
+        self._cache_since = self._cache_until = 0.0
 
     # -- points --------------------------------------------------------
 
@@ -336,7 +340,8 @@ class PullProtocol(_ProtocolBase):
         socket ages the point by it. Raises
         :class:`~flubber.sockets.UnknownCodenameError` for a codename the
         socket does not serve and :class:`~flubber.sockets.BadPointError`
-        for a point it cannot serve.
+        for a point it cannot serve. Points change only through here (the
+        replies are cached until the next call).
         """
         if codename not in self.points:
             raise UnknownCodenameError(
@@ -345,6 +350,7 @@ class PullProtocol(_ProtocolBase):
         self.points[codename] = normalize_point(point, codename, self.is_date)
         now = self.clock()
         self.timestamps[codename] = now if timestamp is None else timestamp
+        self._cache.clear()
         if self.poke_on_set:
             self.activity.poke(now)
 
@@ -356,6 +362,15 @@ class PullProtocol(_ProtocolBase):
         born = self.points[codename][0] if self.is_date else self.timestamps[codename]
         return now - born > timeout
 
+    def _fresh_until(self, now):
+        """Return when the next point that is fresh at *now* turns old (inf: never)."""
+        until = float("inf")
+        for codename, timeout in self.timeouts.items():
+            if timeout is not None and not self.is_old(codename, now):
+                born = self.points[codename][0] if self.is_date else self.timestamps[codename]
+                until = min(until, born + timeout)
+        return until
+
     # -- replies -------------------------------------------------------
 
     def reply(self, request):
@@ -363,66 +378,82 @@ class PullProtocol(_ProtocolBase):
 
         Never raises for any request: unknown, empty, non-ASCII and
         oversized requests get :data:`UNKNOWN_COMMAND`, the protocol's one
-        error reply.
+        error reply. Replies to known requests are cached until a point
+        changes or turns old, so polling the same socket from many clients
+        costs one dict look-up per request.
         """
+        now = self.clock()
+        cached = self._cache.get(request)
+        if cached is not None and self._cache_since <= now < self._cache_until:
+            return cached
         command = self._decode(request)
+        cacheable = False
         if command is None:
             text = UNKNOWN_COMMAND
         elif "#" in command:
-            text = self._single(command)
+            text = self._single(command, now)
+            cacheable = text != UNKNOWN_COMMAND
+        elif command == "status":
+            text = self.status_text()
         else:
             handler = self._commands.get(command)
-            text = handler() if handler is not None else UNKNOWN_COMMAND
+            cacheable = handler is not None
+            text = handler(now) if cacheable else UNKNOWN_COMMAND
         data = encode_reply(text)
         if len(data) > MAX_DATAGRAM:
-            return encode_reply(
+            data = encode_reply(
                 "%s#the reply is %d bytes, more than one UDP datagram holds (%d); ask for "
                 "single codenames with NAME#raw" % (PUSH_ERROR, len(data), MAX_DATAGRAM))
+        if cacheable:
+            if not self._cache or not self._cache_since <= now < self._cache_until:
+                self._cache.clear()
+                self._cache_since, self._cache_until = now, self._fresh_until(now)
+            self._cache[request] = data
         return data
 
-    def _single(self, command):
+    def _single(self, command, now):
         codename, _, form = command.partition("#")
         if codename not in self.points or "#" in form:
             return UNKNOWN_COMMAND
         if form == "raw":
-            if self.is_old(codename, self.clock()):
+            if self.is_old(codename, now):
                 return OLD_DATA
             return "%s,%s" % self.points[codename]
         if form == "json":
-            if self.is_old(codename, self.clock()):
+            if self.is_old(codename, now):
                 return json.dumps(OLD_DATA)
             return json.dumps(self.points[codename])
         return UNKNOWN_COMMAND
 
-    def _current(self):
+    def _current(self, now):
         """Yield ``(codename, point or None when old)`` in codename order."""
-        now = self.clock()
         points = self.points
         for codename in self.codenames:
             yield codename, (None if self.is_old(codename, now) else points[codename])
 
-    def _raw(self):
+    def _raw(self, now):
         return ";".join(OLD_DATA if point is None else "%s,%s" % point
-                        for _, point in self._current())
+                        for _, point in self._current(now))
 
-    def _json(self):
-        return json.dumps([OLD_DATA if point is None else point for _, point in self._current()])
+    def _json(self, now):
+        return json.dumps([OLD_DATA if point is None else point
+                           for _, point in self._current(now)])
 
-    def _raw_wn(self):
+    def _raw_wn(self, now):
         return ";".join("%s:%s" % (name, OLD_DATA) if point is None else "%s:%s,%s" % (name, *point)
-                        for name, point in self._current())
+                        for name, point in self._current(now))
 
-    def _json_wn(self):
+    def _json_wn(self, now):
         return json.dumps({name: OLD_DATA if point is None else point
-                           for name, point in self._current()})
+                           for name, point in self._current(now)})
 
-    def _codenames_raw(self):
+    def _codenames_raw(self, now):
         return ",".join(self.codenames)
 
-    def _codenames_json(self):
+    def _codenames_json(self, now):
         return json.dumps(self.codenames)
 
-    def _name(self):
+    def _name(self, now):
         return self.name
 
 

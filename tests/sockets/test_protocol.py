@@ -336,3 +336,51 @@ def test_push_callback_failure_reply():
 def test_push_rejects_unknown_return_format():
     with pytest.raises(SocketConfigurationError, match="'xml'"):
         push(return_format="xml")
+
+
+# -- reply cache -----------------------------------------------------------
+
+def test_cached_replies_follow_set_point():
+    proto = pull(is_date=False)
+    assert proto.reply(b"a#raw") == b"0.0,0.0"
+    proto.set_point("a", (1, 2))
+    assert proto.reply(b"a#raw") == b"1,2"
+    assert proto.reply(b"a#raw") == b"1,2"
+
+
+def test_cached_replies_turn_old_exactly_when_the_point_does():
+    clock = Clock(1000.0)
+    proto = pull(timeouts=[1.0, None], clock=clock)
+    proto.set_point("a", (1000.0, 5))
+    assert proto.reply(b"raw") == b"1000.0,5;0.0,0.0"
+    clock.now = 1000.999
+    assert proto.reply(b"raw") == b"1000.0,5;0.0,0.0"
+    clock.now = 1001.001
+    assert proto.reply(b"raw") == b"OLD_DATA;0.0,0.0"
+    assert proto.reply(b"a#json") == b'"OLD_DATA"'
+
+
+def test_cache_is_dropped_when_the_clock_goes_back():
+    clock = Clock(1000.0)
+    proto = pull(timeouts=1.0, clock=clock)
+    proto.set_point("a", (999.5, 5))
+    clock.now = 1002.0
+    assert proto.reply(b"a#raw") == b"OLD_DATA"
+    clock.now = 1000.0                       # NTP stepped the clock back
+    assert proto.reply(b"a#raw") == b"999.5,5"
+
+
+def test_unknown_requests_are_not_cached():
+    proto = pull()
+    for index in range(1000):
+        assert proto.reply(b"junk %d" % index) == b"UNKNOWN_COMMMAND"
+        proto.reply(b"a#raw")
+    assert len(proto._cache) == 1
+
+
+def test_status_is_never_cached():
+    calls = []
+    proto = PullProtocol("p", ["a"], True, status_source=lambda: calls.append(1) or {})
+    proto.reply(b"status")
+    proto.reply(b"status")
+    assert len(calls) == 2
