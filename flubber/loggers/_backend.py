@@ -29,6 +29,27 @@ REQUIRED_COLUMNS = ("type", "time", "value")
 DEDUP_COLUMNS = ("origin", "seq")
 
 
+def capture(func, *args):
+    """Run ``func(*args)`` and return ``(True, result)`` or ``(False, exception)``.
+
+    Thread-pool tasks go through this: an exception comes back as a value
+    and is raised again in the waiting greenlet, instead of gevent printing
+    its traceback for every expected database error.
+    """
+    try:
+        return True, func(*args)
+    except Exception as exc:  # handed to the caller, never lost
+        return False, exc
+
+
+def unwrap(outcome):
+    """Return the result of a :func:`capture` outcome or raise its exception."""
+    ok, value = outcome
+    if ok:
+        return value
+    raise value
+
+
 class TableLayout:
     """What the logger found out about the data table at start.
 
@@ -82,11 +103,13 @@ class Session:
 class Backend:
     """Base class of the two databases; all methods block.
 
-    The logger sets :attr:`origin` and calls, in a worker thread, one at a
+    The logger sets :attr:`origin` and calls, in worker threads, one at a
     time: :meth:`connect`, :meth:`resolve` (once per start), then
     :meth:`write` (idempotent tables) or :meth:`insert` + :meth:`commit`
     (others), :meth:`was_committed`, :meth:`end_stale_session`,
-    :meth:`reset` after an error and :meth:`close` at the end.
+    :meth:`reset` after an error and :meth:`close` at the end. Only
+    :meth:`render`, which touches no connection, may run at the same time
+    as one of them.
     """
 
     #: ``"mysql"`` or ``"sqlite"``.
@@ -177,14 +200,23 @@ class Backend:
         raise NotImplementedError
 
     # -- writing --------------------------------------------------------
-    def write(self, batch):
-        """Insert *batch* into a dedup table and commit; return how many
-        points were new (the others were stored by an earlier attempt)."""
+    def render(self, batch):
+        """Return *batch* ready for the database (a statement, or rows).
+
+        Uses no connection and may run in one thread while another thread
+        writes the previous batch: the logger prepares batch k+1 while the
+        server stores batch k.
+        """
         raise NotImplementedError
 
-    def insert(self, batch):
-        """Insert *batch* into a table without dedup key, without committing;
-        return a marker for :meth:`was_committed`."""
+    def write(self, rendered):
+        """Insert a rendered batch into a dedup table and commit; return how
+        many points were new (the others were stored by an earlier attempt)."""
+        raise NotImplementedError
+
+    def insert(self, rendered, batch):
+        """Insert a rendered *batch* into a table without dedup key, without
+        committing; return a marker for :meth:`was_committed`."""
         raise NotImplementedError
 
     def commit(self):

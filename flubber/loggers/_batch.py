@@ -91,12 +91,12 @@ class UTCText:
 
     The text of a whole second is cached, so consecutive points of one
     second cost one ``%`` format each. The microseconds are rounded (a float
-    near 1.7e9 carries about 0.2 us of precision). One instance per thread.
+    near 1.7e9 carries about 0.2 us of precision). Safe to share between
+    threads: the cache is one tuple, replaced whole.
     """
 
     def __init__(self):
-        self._second = None
-        self._prefix = ""
+        self._cache = (None, "")
 
     def __call__(self, unixtime):
         second = int(unixtime)
@@ -104,10 +104,11 @@ class UTCText:
         if micro >= 1000000:
             second += 1
             micro -= 1000000
-        if second != self._second:
-            self._second = second
-            self._prefix = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(second))
-        return "%s.%06d" % (self._prefix, micro)
+        cache = self._cache
+        if cache[0] != second:
+            cache = (second, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(second)))
+            self._cache = cache
+        return "%s.%06d" % (cache[1], micro)
 
 
 def new_origin():
@@ -143,9 +144,9 @@ class MemoryQueue:
         """Queue *point* at the tail."""
         self._points.append(point)
 
-    def peek(self, limit):
-        """Return up to *limit* points from the head, without removing them."""
-        return list(islice(self._points, limit))
+    def peek(self, limit, skip=0):
+        """Return up to *limit* points after the first *skip*, without removing them."""
+        return list(islice(self._points, skip, skip + limit))
 
     def discard(self, batch):
         """Remove *batch*, which must be the head of the queue."""

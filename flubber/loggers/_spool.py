@@ -151,11 +151,11 @@ class SpoolQueue:
         self._count += len(pending)
         self._pending = []
 
-    def peek(self, limit):
-        """Return up to *limit* points from the head of the file."""
+    def peek(self, limit, skip=0):
+        """Return up to *limit* points after the first *skip* of the file."""
         self.flush()
-        return self._conn.execute("SELECT seq, codename, time, value FROM points ORDER BY seq LIMIT ?",
-                                  (limit,)).fetchall()
+        return self._conn.execute("SELECT seq, codename, time, value FROM points ORDER BY seq LIMIT ? OFFSET ?",
+                                  (limit, skip)).fetchall()
 
     def discard(self, batch):
         """Delete *batch* (the head) and any in-doubt record, in one transaction."""

@@ -27,7 +27,7 @@ from collections import deque
 import gevent
 from gevent.event import Event
 
-from flubber.loggers._backend import BAD_DATA, NEEDS_HUMAN, Session
+from flubber.loggers._backend import BAD_DATA, NEEDS_HUMAN, Session, capture, unwrap
 from flubber.loggers._batch import Backoff, MemoryQueue, validate_point, validate_value
 from flubber.loggers._exceptions import (
     DatabaseError,
@@ -214,6 +214,7 @@ class ContinuousLogger:
         self._stale = None
         self._next_seq = 1
         self._limit = self.max_batch
+        self._prepared = None
         self._state = "new"
         self._wake = Event()
         self._room = Event()
@@ -261,6 +262,7 @@ class ContinuousLogger:
         self._resolved = False
         self._stopping = False
         self._limit = self.max_batch
+        self._prepared = None
         self._ready.clear()
         self._accepting = True
         self._state = "connecting"
@@ -503,7 +505,11 @@ class ContinuousLogger:
                     self._pause(backoff.next_delay())
                     continue
                 connected = True
-            batch = queue.peek(self._limit)
+            prepared, self._prepared = self._prepared, None
+            if prepared is not None:
+                batch, rendering = prepared
+            else:
+                batch, rendering = queue.peek(self._limit), None
             if not batch:
                 if self._stopping:
                     return
@@ -511,7 +517,7 @@ class ContinuousLogger:
                 if not len(queue):
                     self._wake.wait()
                 continue
-            if self._send(backend, queue, batch):
+            if self._send(backend, queue, batch, rendering):
                 backoff.reset()
             else:
                 connected = False
@@ -523,9 +529,12 @@ class ContinuousLogger:
 
     def _call(self, backend, method, *args):
         """Run ``method(*args)`` of *backend* in the thread pool, wait for it."""
-        result = self._pool.spawn(method, *args)
+        return self._wait(backend, self._pool.spawn(capture, method, *args))
+
+    def _wait(self, backend, result):
+        """Wait for the thread-pool *result* of a call on *backend*'s connection."""
         try:
-            return result.get()
+            return unwrap(result.get())
         except gevent.GreenletExit:
             # stop() gave up while the database call still runs in its
             # thread: that connection is closed when the call returns, and
@@ -609,15 +618,29 @@ class ContinuousLogger:
                      "it again", self, len(batch))
             queue.set_in_doubt(None)
 
-    def _send(self, backend, queue, batch):
-        """Write *batch*; True on success (or after handling bad data),
-        False to reconnect after back-off."""
+    def _send(self, backend, queue, batch, rendering=None):
+        """Write *batch* (*rendering*: its render already under way); True on
+        success (or after handling bad data), False to reconnect after back-off.
+
+        While the server stores this batch, the next one is rendered in
+        another thread (:meth:`_prepare_next`), so the Python work of batch
+        k+1 overlaps the database work of batch k.
+        """
         self._in_flight = len(batch)
+        pool = self._pool
         try:
-            if backend.layout.dedup:
-                inserted = self._call(backend, backend.write, batch)
+            if rendering is not None:
+                rendered = unwrap(rendering.get())
             else:
-                marker = self._call(backend, backend.insert, batch)
+                rendered = self._call(backend, backend.render, batch)
+            if backend.layout.dedup:
+                writing = pool.spawn(capture, backend.write, rendered)
+                self._prepare_next(backend, queue, batch)
+                inserted = self._wait(backend, writing)
+            else:
+                inserting = pool.spawn(capture, backend.insert, rendered, batch)
+                self._prepare_next(backend, queue, batch)
+                marker = self._wait(backend, inserting)
                 queue.set_in_doubt((batch[0][0], batch[-1][0], list(marker)))
                 try:
                     self._call(backend, backend.commit)
@@ -627,8 +650,10 @@ class ContinuousLogger:
                     raise
                 inserted = len(batch)
         except gevent.GreenletExit:
+            self._prepared = None
             raise
         except Exception as exc:
+            self._prepared = None
             self._counts["retried"] += 1
             if backend.classify(exc) == BAD_DATA:
                 return self._bad_data(backend, queue, batch, exc)
@@ -646,6 +671,12 @@ class ContinuousLogger:
             self._limit = min(self.max_batch, self._limit * 2)
         self._room.set()
         return True
+
+    def _prepare_next(self, backend, queue, batch):
+        """Start rendering the batch that follows *batch* in another thread."""
+        following = queue.peek(self._limit, len(batch))
+        if following:
+            self._prepared = (following, self._pool.spawn(capture, backend.render, following))
 
     def _bad_data(self, backend, queue, batch, exc):
         """The database refused the data: halve the batch until the bad

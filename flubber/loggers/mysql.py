@@ -8,10 +8,11 @@ The statements, for a table made by :func:`~flubber.loggers.create_tables`::
     INSERT INTO `dateplots_x` (`type`,`time`,`value`,`origin`,`seq`) VALUES
         (3,'2024-05-01 12:00:00.250000',21.5,8123...,1),(...),...
         ON DUPLICATE KEY UPDATE `seq`=`seq`
-    COMMIT
 
-one statement per batch, in enqueue order, in a session whose time zone is
-UTC so the ``TIMESTAMP(6)`` column stores the exact instant. The values are
+one autocommitted statement (one round trip) per batch, in enqueue order, in
+a session whose time zone is UTC so the ``TIMESTAMP(6)`` column stores the
+exact instant. Rows already stored by an earlier attempt are skipped by the
+unique key, so a batch whose reply was lost is simply sent again. The values are
 rendered by type, never from caller text: type ids, origin and seq with
 ``%d``, the value with ``repr`` of a finite float (or ``NULL``), the time as
 text made from the validated float by :class:`~flubber.loggers._batch.UTCText`.
@@ -105,7 +106,9 @@ class MySQLBackend(Backend):
             "database": settings.database,
             "connect_timeout": max(1, int(round(self.connect_timeout))),
             "charset": "utf8mb4",
-            "autocommit": False,
+            # a dedup table needs no explicit COMMIT: each multi-row INSERT is
+            # its own transaction, one round trip (resending it is harmless)
+            "autocommit": self.layout is not None and self.layout.dedup,
         }
         if self.query_timeout:
             args["read_timeout"] = args["write_timeout"] = max(1, int(round(self.query_timeout)))
@@ -252,6 +255,8 @@ class MySQLBackend(Backend):
             cursor = self.conn.cursor()
             cursor.execute("SET time_zone = '+00:00'")
             cursor.close()
+        self.conn.commit()
+        self.conn.autocommit(layout.dedup)
         table = _quote(self.table)
         if layout.dedup:
             self._prefix = "INSERT INTO %s (`type`,`time`,`value`,`origin`,`seq`) VALUES " % table
@@ -283,23 +288,22 @@ class MySQLBackend(Backend):
                 for _seq, codename, unixtime, value in batch])
         return self._prefix + rows
 
-    def write(self, batch):
-        """Insert and commit *batch* (dedup table); return the number of new rows."""
+    def write(self, rendered):
+        """Insert a rendered batch into a dedup table, in one autocommitted
+        statement; return the number of new rows."""
         cursor = self.conn.cursor()
         try:
-            cursor.execute(self.render(batch))
-            inserted = cursor.rowcount
+            cursor.execute(rendered)
+            return cursor.rowcount
         finally:
             cursor.close()
-        self.conn.commit()
-        return inserted
 
-    def insert(self, batch):
-        """Insert *batch* (table without dedup key); return the marker
-        ``(first row id, type id, unixtime, value)`` of its first point."""
+    def insert(self, rendered, batch):
+        """Insert a rendered *batch* (table without dedup key); return the
+        marker ``(first row id, type id, unixtime, value)`` of its first point."""
         cursor = self.conn.cursor()
         try:
-            cursor.execute(self.render(batch))
+            cursor.execute(rendered)
             first_id = cursor.lastrowid
         finally:
             cursor.close()

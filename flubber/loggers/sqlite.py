@@ -121,7 +121,8 @@ class SQLiteBackend(Backend):
         return layout
 
     # -- writing --------------------------------------------------------
-    def _rows(self, batch):
+    def render(self, batch):
+        """Return the parameter rows of *batch* for ``executemany``."""
         types = self.types
         convert = self._utc_text if self.layout.time_kind == "utc_text" else float
         if self.layout.dedup:
@@ -130,18 +131,18 @@ class SQLiteBackend(Backend):
                     for seq, codename, unixtime, value in batch]
         return [(types[codename], convert(unixtime), value) for _seq, codename, unixtime, value in batch]
 
-    def write(self, batch):
-        """Insert and commit *batch* (dedup table); return the number of new rows."""
+    def write(self, rendered):
+        """Insert and commit rendered rows (dedup table); return the number of new rows."""
         before = self.conn.total_changes
-        self.conn.executemany(self._insert, self._rows(batch))
+        self.conn.executemany(self._insert, rendered)
         inserted = self.conn.total_changes - before
         self.conn.commit()
         return inserted
 
-    def insert(self, batch):
-        """Insert *batch* (table without dedup key); return the marker
-        ``(row id, type id, unixtime, value)`` of its last point."""
-        self.conn.executemany(self._insert, self._rows(batch))
+    def insert(self, rendered, batch):
+        """Insert the rendered *batch* (table without dedup key); return the
+        marker ``(row id, type id, unixtime, value)`` of its last point."""
+        self.conn.executemany(self._insert, rendered)
         row_id = self.conn.execute("SELECT last_insert_rowid()").fetchone()[0]
         _seq, codename, unixtime, value = batch[-1]
         return (row_id, self.types[codename], unixtime, value)

@@ -1,6 +1,7 @@
 """Tables for a new setup, and the choice of database backend."""
 import gevent
 
+from flubber.loggers._backend import capture, unwrap
 from flubber.loggers._exceptions import DatabaseError, LoggerConfigurationError, LoggerError
 from flubber.loggers._settings import resolve_settings
 from flubber.loggers.sqlite import SQLiteBackend
@@ -84,7 +85,7 @@ def create_tables(table, codenames, url=None, *, username=None, password=None, h
             backend.close()
 
     try:
-        return gevent.get_hub().threadpool.apply(work)
+        return unwrap(gevent.get_hub().threadpool.apply(capture, (work,)))
     except LoggerError:
         raise
     except Exception as exc:

@@ -9,12 +9,12 @@ reboot would, without touching the server that other tests share:
   connections are closed at once (a server rebooting).
 * :meth:`FaultProxy.stall` / :meth:`FaultProxy.resume` -- forward nothing
   while stalled (a black-holed network: only timeouts notice).
-* :meth:`FaultProxy.drop_commit_replies` -- forward the next COMMIT to the
-  server, wait for its answer (so the server *has* committed), then cut the
-  connection instead of passing the answer on: the client cannot know
-  whether its batch is stored.
+* :meth:`FaultProxy.drop_replies` -- forward the next ``COMMIT`` (or
+  autocommitted ``INSERT``) to the server, wait for its answer (so the
+  server *has* committed), then cut the connection instead of passing the
+  answer on: the client cannot know whether its batch is stored.
 
-It speaks MySQL only as far as needed to spot a COMMIT: packets are a
+It speaks MySQL only as far as needed to spot a statement: packets are a
 3-byte little-endian length, a sequence byte and the payload; a query is
 payload ``0x03`` + SQL text. TLS is not used on loopback.
 """
@@ -23,7 +23,7 @@ from gevent.event import Event
 
 from flubber.io import StreamError, TCPClient, TCPServer
 
-COM_QUERY_COMMIT = b"\x03COMMIT"
+COM_QUERY = b"\x03"
 
 
 class _Pair:
@@ -50,8 +50,9 @@ class FaultProxy(TCPServer):
         self._flowing = Event()
         self._flowing.set()
         self._commit_drops = 0
+        self._drop_prefix = COM_QUERY + b"COMMIT"
         self._down_after_drop = False
-        #: How many COMMIT replies were swallowed.
+        #: How many replies were swallowed.
         self.commits_dropped = 0
         #: How many connections were accepted.
         self.accepted = 0
@@ -92,10 +93,12 @@ class FaultProxy(TCPServer):
         """Forward again what was held and what comes."""
         self._flowing.set()
 
-    def drop_commit_replies(self, count=1, then_down=False):
-        """Swallow the server's answer to the next *count* COMMITs, cutting
-        the connection each time (and with *then_down* refusing new ones
-        until :meth:`up`)."""
+    def drop_replies(self, statement=b"COMMIT", count=1, then_down=False):
+        """Swallow the server's answer to the next *count* queries that start
+        with *statement* (``b"COMMIT"``; ``b"INSERT"`` for autocommitted
+        inserts), cutting the connection each time (and with *then_down*
+        refusing new ones until :meth:`up`)."""
+        self._drop_prefix = COM_QUERY + statement
         self._commit_drops += count
         self._down_after_drop = then_down
 
@@ -124,7 +127,7 @@ class FaultProxy(TCPServer):
             self.pairs.discard(pair)
 
     def _pump_up(self, pair):
-        """Client to server, packet-aware to spot COMMIT."""
+        """Client to server, packet-aware to spot the statement whose reply is dropped."""
         pending = bytearray()
         while True:
             data = pair.client.read_bytes(65536)
@@ -138,7 +141,7 @@ class FaultProxy(TCPServer):
                     break
                 packet = bytes(pending[:4 + length])
                 del pending[:4 + length]
-                if self._commit_drops and packet[4:] == COM_QUERY_COMMIT:
+                if self._commit_drops and packet[4:].startswith(self._drop_prefix):
                     self._commit_drops -= 1
                     pair.drop_reply = True
                 out += packet
