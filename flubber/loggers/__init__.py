@@ -15,8 +15,9 @@
 :class:`ContinuousLogger` writes into the cinfdata layout
 (``dateplots_descriptions`` and ``dateplots_<setup>``) on MySQL/MariaDB
 through mysqlclient, or into an SQLite file (the embedded default, no server
-needed). :func:`create_tables` makes the tables of a new setup. The errors
-are in :mod:`flubber.loggers._exceptions`.
+needed). :func:`create_tables` makes the tables of a new setup,
+:func:`describe_spool` tells what a spool file holds. The errors are in
+:mod:`flubber.loggers._exceptions`; ``flubber db`` is the command line.
 """
 from flubber.loggers._exceptions import (
     DatabaseError,
@@ -30,12 +31,14 @@ from flubber.loggers._exceptions import (
     TableError,
     UnknownCodenameError,
 )
+from flubber.loggers._spool import describe_spool
 from flubber.loggers.continuous import FULL_POLICIES, ContinuousLogger
 from flubber.loggers.tables import DESCRIPTIONS_TABLE, create_tables
 
 __all__ = [
     "ContinuousLogger",
     "create_tables",
+    "describe_spool",
     "DESCRIPTIONS_TABLE",
     "FULL_POLICIES",
     "LoggerError",

@@ -211,3 +211,45 @@ class SpoolQueue:
         finally:
             self._conn.close()
             self._conn = None
+
+
+def describe_spool(path):
+    """Return what the spool file *path* holds, without changing it.
+
+    A dict: ``target`` (database and table the points are for), ``origin``,
+    ``next_seq``, ``queued`` (points waiting), ``first`` and ``last``
+    (``(codename, unixtime, value)`` or None), ``in_doubt`` (a batch whose
+    COMMIT reply was lost, or None), ``codenames``. Raises
+    :class:`~flubber.loggers.SpoolError` if the file is missing, is not a
+    spool, or a running logger holds it.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise SpoolError("spool file %s does not exist" % path)
+    try:
+        conn = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=0)
+    except sqlite3.Error as exc:
+        raise SpoolError("cannot open spool file %s: %s" % (path, exc)) from exc
+    try:
+        meta = dict(conn.execute("SELECT key, value FROM meta"))
+        queued = conn.execute("SELECT COUNT(*) FROM points").fetchone()[0]
+        first = conn.execute("SELECT codename, time, value FROM points ORDER BY seq LIMIT 1").fetchone()
+        last = conn.execute("SELECT codename, time, value FROM points ORDER BY seq DESC LIMIT 1").fetchone()
+        codenames = sorted(row[0] for row in conn.execute("SELECT DISTINCT codename FROM points"))
+    except sqlite3.DatabaseError as exc:
+        if "locked" in str(exc):
+            raise SpoolError("spool file %s is in use by a running logger" % path) from exc
+        raise SpoolError("%s is not a usable spool file: %s" % (path, exc)) from exc
+    finally:
+        conn.close()
+    return {
+        "path": path,
+        "target": meta.get("target"),
+        "origin": int(meta["origin"]) if "origin" in meta else None,
+        "next_seq": int(meta.get("next_seq", 1)),
+        "queued": queued,
+        "first": first,
+        "last": last,
+        "in_doubt": json.loads(meta["in_doubt"]) if meta.get("in_doubt") else None,
+        "codenames": codenames,
+    }

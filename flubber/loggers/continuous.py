@@ -28,7 +28,15 @@ import gevent
 from gevent.event import Event
 
 from flubber.loggers._backend import BAD_DATA, NEEDS_HUMAN, Session, capture, unwrap
-from flubber.loggers._batch import Backoff, MemoryQueue, validate_point, validate_value
+from flubber.loggers._batch import (
+    TIME_MAX,
+    TIME_MIN,
+    Backoff,
+    MemoryQueue,
+    validate_point,
+    validate_time,
+    validate_value,
+)
 from flubber.loggers._exceptions import (
     DatabaseError,
     LoggerConfigurationError,
@@ -217,6 +225,7 @@ class ContinuousLogger:
         self._prepared = None
         self._state = "new"
         self._wake = Event()
+        self._wake_set = False
         self._room = Event()
         self._ready = Event()
         self._enqueued = 0
@@ -353,7 +362,15 @@ class ContinuousLogger:
         """
         if codename not in self._codename_set:
             raise self._unknown(codename)
-        unixtime, value = validate_point(point)
+        try:
+            unixtime, value = point
+        except (TypeError, ValueError):
+            unixtime, value = validate_point(point)  # raises the clear error
+        # the common case (floats in range) checked inline, the rest by the validators
+        if type(unixtime) is not float or not TIME_MIN <= unixtime <= TIME_MAX:
+            unixtime = validate_time(unixtime)
+        if type(value) is not float or value - value != 0.0:
+            value = validate_value(value)
         self._put(codename, unixtime, value)
 
     def enqueue_point_now(self, codename, value):
@@ -380,9 +397,9 @@ class ContinuousLogger:
         self._next_seq = seq + 1
         queue.append((seq, codename, unixtime, value))
         self._enqueued += 1
-        wake = self._wake
-        if not wake.is_set():
-            wake.set()
+        if not self._wake_set:
+            self._wake_set = True
+            self._wake.set()
 
     def _refuse(self):
         if self._failure is not None:
@@ -513,6 +530,7 @@ class ContinuousLogger:
             if not batch:
                 if self._stopping:
                     return
+                self._wake_set = False
                 self._wake.clear()
                 if not len(queue):
                     self._wake.wait()
