@@ -54,7 +54,7 @@ LABELS = {
 KEY = "setpoint"
 BROKER_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 
-FULL = {"rounds": 3, "duration": 1.0, "warmup": 0.2, "clients": (1, 16), "amqp_requests": 2000,
+FULL = {"rounds": 5, "duration": 1.0, "warmup": 0.2, "clients": (1, 16), "amqp_requests": 2000,
         "amqp_duration": 2.0}
 QUICK = {"rounds": 1, "duration": 0.15, "warmup": 0.05, "clients": (1, 16), "amqp_requests": 30,
          "amqp_duration": 0.3}
@@ -452,24 +452,28 @@ def _broker_up():
         return False
 
 
+def sequential(call, requests):
+    """Time *requests* calls of ``call(op)`` per op; return ``{(op, 1): (rate, p50_us, p99_us)}``."""
+    results = {}
+    for op in ("get", "set"):
+        latencies = []
+        for _ in range(requests):
+            started = time.perf_counter()
+            call(op)
+            latencies.append(time.perf_counter() - started)
+        results[(op, 1)] = (len(latencies) / sum(latencies), percentile(latencies, 0.5) * 1e6,
+                            percentile(latencies, 0.99) * 1e6)
+    return results
+
+
 def amqp_flubber(cfg, key):
     import gevent
     from flubber.kvstore import AMQPKVClient
     client = AMQPKVClient(BROKER_URL)
-    results = {}
     try:
         client.get(key)
-        for op in ("get", "set"):
-            latencies = []
-            for _ in range(cfg["amqp_requests"]):
-                started = time.perf_counter()
-                if op == "get":
-                    client.get(key)
-                else:
-                    client.set(key, 21.5)
-                latencies.append(time.perf_counter() - started)
-            results[(op, 1)] = (len(latencies) / sum(latencies), percentile(latencies, 0.5) * 1e6,
-                                percentile(latencies, 0.99) * 1e6)
+        results = sequential(lambda op: client.get(key) if op == "get" else client.set(key, 21.5),
+                             cfg["amqp_requests"])
         counts = []
         stop_at = time.perf_counter() + cfg["amqp_duration"]
 
@@ -518,18 +522,10 @@ def _pika_client(key):
 
 
 def amqp_pika(cfg, key):
-    results = {}
     connection, call = _pika_client(key)
     try:
         call("get")
-        for op in ("get", "set"):
-            latencies = []
-            for _ in range(cfg["amqp_requests"]):
-                started = time.perf_counter()
-                call(op)
-                latencies.append(time.perf_counter() - started)
-            results[(op, 1)] = (len(latencies) / sum(latencies), percentile(latencies, 0.5) * 1e6,
-                                percentile(latencies, 0.99) * 1e6)
+        results = sequential(call, cfg["amqp_requests"])
     finally:
         connection.close()
     counts = []

@@ -20,7 +20,7 @@ import sys
 import time
 
 from flubber import __version__
-from flubber.kvstore._exceptions import DecodingError, InvalidKey, PayloadError
+from flubber.kvstore._exceptions import DecodingError, InvalidKey, PayloadError, exception_for_retcode
 
 #: msgop of a set request.
 OP_SET = 0
@@ -131,6 +131,20 @@ def normalize_lockout_key(value):
             "lockout_key %r is not a UUID (32 hex digits, dashes allowed); use the key returned by lock" % value
         )
     return key.lower()
+
+
+def cmd_request(target, method_name, value=(), payload=None):
+    """Return ``(target, payload)`` of a cmd: *method_name* appended to *target*, *value* as ``values``."""
+    body = dict(payload or {})
+    body["values"] = list(value)
+    return (target + "." + method_name if method_name else target), body
+
+
+def reply_result(reply, ignore_retcode=False):
+    """Return the payload of *reply*; an error retcode raises its exception unless *ignore_retcode*."""
+    if reply.retcode >= 100 and not ignore_retcode:
+        raise exception_for_retcode(reply.retcode)(reply.return_msg, result=reply.payload, reply=reply)
+    return reply.payload
 
 
 def wrap_payload(result):

@@ -162,6 +162,24 @@ class Endpoint:
         self._get_on_set = to_bool(value, "get_on_set")
 
     @property
+    def schedule_status(self):
+        """Whether scheduled reads run (an endpoint without a schedule: False)."""
+        return False
+
+    @schedule_status.setter
+    def schedule_status(self, value):
+        raise InvalidValue("%s (%s) has no schedule" % (self.address, type(self).__name__))
+
+    @property
+    def logging_status(self):
+        """Old name of :attr:`schedule_status`."""
+        return self.schedule_status
+
+    @logging_status.setter
+    def logging_status(self, value):
+        self.schedule_status = value
+
+    @property
     def address(self):
         """The hierarchical address ``node.store.key`` (just the name when not on a node)."""
         parts = [self.name]

@@ -46,6 +46,9 @@ class LineSplitter:
 
     def feed(self, data):
         """Add *data*; return the list of complete lines (bytes or :class:`LineTooLong`)."""
+        if not self._buffer and self._discarding is None and data.find(b"\n") == len(data) - 1:
+            if len(data) - 1 <= self.max_line:  # the usual case: exactly one whole request
+                return [data[:-1]]
         lines = []
         if self._discarding is not None:
             end = data.find(b"\n")

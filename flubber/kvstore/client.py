@@ -25,7 +25,7 @@ import gevent.lock
 from flubber.io import StreamError, TCPClient, parse_tcp_address
 from flubber.kvstore import _dripline
 from flubber.kvstore._dripline import OP_CMD, OP_GET, OP_SET, Request
-from flubber.kvstore._exceptions import DecodingError, RequestTimeout, TransportError, exception_for_retcode
+from flubber.kvstore._exceptions import DecodingError, RequestTimeout, TransportError
 from flubber.kvstore.tcp import DEFAULT_HOST, DEFAULT_PORT
 
 logger = logging.getLogger(__name__)
@@ -71,28 +71,19 @@ class KVClient:
                           sender_info=self._sender_info)
         return self.send_request(request, timeout=timeout)
 
-    @staticmethod
-    def _result(reply, ignore_retcode):
-        if reply.retcode >= 100 and not ignore_retcode:
-            raise exception_for_retcode(reply.retcode)(reply.return_msg, result=reply.payload, reply=reply)
-        return reply.payload
-
     def get(self, target, timeout=None, ignore_retcode=False):
         """Get *target*; return the reply payload (``{"value_raw": ..., "value_cal": ...}`` for a key)."""
-        return self._result(self.request(target, OP_GET, {"values": []}, timeout=timeout), ignore_retcode)
+        return _dripline.reply_result(self.request(target, OP_GET, {"values": []}, timeout=timeout), ignore_retcode)
 
     def set(self, target, value, lockout_key=None, timeout=None, ignore_retcode=False):
         """Set *target* to *value* (sent as given); return the reply payload."""
-        return self._result(self.request(target, OP_SET, {"values": [value]}, lockout_key, timeout), ignore_retcode)
+        return _dripline.reply_result(self.request(target, OP_SET, {"values": [value]}, lockout_key, timeout), ignore_retcode)
 
     def cmd(self, target, method_name, value=(), payload=None, lockout_key=None, timeout=None,
             ignore_retcode=False):
         """Call *method_name* on *target* with positional *value* and keyword *payload*; return the payload."""
-        body = dict(payload or {})
-        body["values"] = list(value)
-        if method_name:
-            target = target + "." + method_name
-        return self._result(self.request(target, OP_CMD, body, lockout_key, timeout), ignore_retcode)
+        target, body = _dripline.cmd_request(target, method_name, value, payload)
+        return _dripline.reply_result(self.request(target, OP_CMD, body, lockout_key, timeout), ignore_retcode)
 
     def value(self, target, timeout=None):
         """Return the value of key *target*: ``value_cal`` when calibrated, else ``value_raw``."""

@@ -134,6 +134,14 @@ def _check_name(where, entry, what):
     return name
 
 
+def _claim(seen, where, name):
+    """Note that *name* is used at *where*; raise if an earlier entry (in *seen*) has it."""
+    if name in seen:
+        raise where.error("name %r is already used by %s; endpoint names must be unique on a node"
+                          % (name, seen[name]))
+    seen[name] = where.path
+
+
 def build_providers(providers, source="<config>", node_name=None):
     """Build the :class:`~flubber.kvstore.KVStore` objects of a ``providers`` list; return them.
 
@@ -157,10 +165,7 @@ def build_providers(providers, source="<config>", node_name=None):
             raise where.error("each provider must be a mapping with name, module and endpoints, got %r" % (entry,))
         name = _check_name(where, entry, "this provider")
         where = root.child("providers[%d] (%s)" % (index, name))
-        if name in seen:
-            raise where.error("name %r is already used by %s; endpoint names must be unique on a node"
-                              % (name, seen[name]))
-        seen[name] = where.path
+        _claim(seen, where, name)
         if "module" not in entry:
             raise where.error("no module; add `module: kv_store`")
         cls = _resolve_module(where, entry["module"], PROVIDER_MODULES, "provider")
@@ -175,10 +180,7 @@ def build_providers(providers, source="<config>", node_name=None):
                 raise key_where.error("each endpoint must be a mapping with name and module, got %r" % (key_entry,))
             key_name = _check_name(key_where, key_entry, "this endpoint")
             key_where = where.child("endpoints[%d] (%s)" % (key_index, key_name))
-            if key_name in seen:
-                raise key_where.error("name %r is already used by %s; endpoint names must be unique on a node"
-                                      % (key_name, seen[key_name]))
-            seen[key_name] = key_where.path
+            _claim(seen, key_where, key_name)
             key_cls = _resolve_module(key_where, key_entry.get("module", "kv_store_key"), ENDPOINT_MODULES, "endpoint")
             key_entry = dict(key_entry)
             if "calibration" not in key_entry and store.calibration is not None:

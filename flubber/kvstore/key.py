@@ -212,15 +212,6 @@ class KVStoreKey(Endpoint):
         if command in ("start", "restart"):
             self._start_loop()
 
-    @property
-    def logging_status(self):
-        """Old name of :attr:`schedule_status`."""
-        return self.schedule_status
-
-    @logging_status.setter
-    def logging_status(self, value):
-        self.schedule_status = value
-
     def start(self):
         """Start the scheduled reads if :attr:`schedule_interval` > 0 (the node calls this)."""
         if self._schedule_interval > 0 and not self.schedule_status:

@@ -5,7 +5,7 @@ import types
 from flubber.kvstore._dripline import OP_CMD, OP_GET, OP_SET, Request
 from flubber.kvstore._endpoint import Endpoint, new_lockout_key, resolve_target
 from flubber.kvstore._exceptions import (
-    AccessDenied, AMQPRoutingKeyError, ConfigError, MethodNotSupported, NoActionWarning, exception_for_retcode,
+    AccessDenied, AMQPRoutingKeyError, ConfigError, MethodNotSupported, NoActionWarning,
 )
 from flubber.kvstore import _dripline
 from flubber.kvstore.key import KVStoreKey
@@ -151,15 +151,6 @@ class KVStore(Endpoint):
             if getattr(endpoint, "schedule_interval", 0) > 0:
                 endpoint.schedule_status = value
 
-    @property
-    def logging_status(self):
-        """Old name of :attr:`schedule_status`."""
-        return self.schedule_status
-
-    @logging_status.setter
-    def logging_status(self, value):
-        self.schedule_status = value
-
     def start(self):
         """Start the scheduled reads of every key that has a schedule_interval."""
         for endpoint in self._endpoints.values():
@@ -200,9 +191,7 @@ class KVStore(Endpoint):
                 reply = _dripline.Reply(exc.retcode, str(exc))
             else:
                 reply = endpoint.handle(request, specifier)
-        if reply.retcode >= 100 and not ignore_retcode:
-            raise exception_for_retcode(reply.retcode)(reply.return_msg, result=reply.payload, reply=reply)
-        return reply.payload
+        return _dripline.reply_result(reply, ignore_retcode)
 
     def get(self, target, timeout=None, ignore_retcode=False):
         """Get *target* (a key name, ``node.store.key``, optionally ``.ATTRIBUTE``); return the reply payload.
@@ -220,10 +209,7 @@ class KVStore(Endpoint):
     def cmd(self, target, method_name, value=(), payload=None, lockout_key=False, timeout=None,
             ignore_retcode=False):
         """Call *method_name* of *target* with positional *value* and keyword *payload*; return the reply payload."""
-        body = dict(payload or {})
-        body["values"] = list(value)
-        if method_name:
-            target = target + "." + method_name
+        target, body = _dripline.cmd_request(target, method_name, value, payload)
         return self._send_request(target, OP_CMD, body, timeout, ignore_retcode, lockout_key)
 
 

@@ -76,8 +76,7 @@ class KVTCPServer(TCPServer):
                 if line.__class__ is LineTooLong:
                     connection.write(self._too_long(line) + b"\n")
                     continue
-                line = line.strip()
-                if line:
+                if line and not line.isspace():
                     connection.write(handle(line) + b"\n")
             if not data:
                 return
