@@ -8,7 +8,6 @@ from flubber.kvstore._exceptions import (
     AccessDenied, AMQPRoutingKeyError, ConfigError, MethodNotSupported, NoActionWarning,
 )
 from flubber.kvstore import _dripline
-from flubber.kvstore.key import KVStoreKey
 
 logger = logging.getLogger(__name__)
 

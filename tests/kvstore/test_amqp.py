@@ -10,7 +10,7 @@ import pytest
 
 from flubber.io import TCPClient, TCPServer
 from flubber.kvstore import (
-    AMQPConnectionError, AMQPKVClient, AMQPService, KVNode, KVStore, KVStoreKey, RequestTimeout,
+    AMQPConnectionError, AMQPKVClient, AMQPService, KVNode, KVStore, RequestTimeout,
 )
 from flubber.kvstore.amqp import _Link
 
