@@ -127,6 +127,8 @@ class Backend:
         self.origin = 0
         #: :class:`Session` of the open connection, or None.
         self.session = None
+        #: The DB-API connection, or None.
+        self.conn = None
         self._utc_text = UTCText()
 
     # -- connection -----------------------------------------------------
@@ -221,11 +223,11 @@ class Backend:
 
     def commit(self):
         """Commit the open transaction."""
-        raise NotImplementedError
+        self.conn.commit()
 
     def rollback(self):
         """Roll the open transaction back (the connection stays usable)."""
-        raise NotImplementedError
+        self.conn.rollback()
 
     def was_committed(self, marker):
         """Return True if the batch that :meth:`insert` marked with *marker*

@@ -94,7 +94,6 @@ class MySQLBackend(Backend):
         super().__init__(settings, table, descriptions_table)
         self.connect_timeout = connect_timeout
         self.query_timeout = query_timeout
-        self.conn = None
         self._prefix = None
 
     # -- connection -----------------------------------------------------
@@ -309,14 +308,6 @@ class MySQLBackend(Backend):
             cursor.close()
         _seq, codename, unixtime, value = batch[0]
         return (first_id, self.types[codename], unixtime, value)
-
-    def commit(self):
-        """Commit the open transaction."""
-        self.conn.commit()
-
-    def rollback(self):
-        """Roll the open transaction back."""
-        self.conn.rollback()
 
     def was_committed(self, marker):
         """Read the marked first row back: True if it holds the marked point."""

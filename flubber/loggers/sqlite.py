@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 #: Phrases of ``sqlite3.OperationalError`` messages that need a human.
 NEEDS_HUMAN_MESSAGES = ("no such table", "no such column", "readonly database", "syntax error",
-                        "has no column")
+                        "has no column", "unable to open", "not a database")
 
 
 def _quote(name):
@@ -45,7 +45,6 @@ class SQLiteBackend(Backend):
     def __init__(self, settings, table, descriptions_table="dateplots_descriptions", busy_timeout=5.0):
         super().__init__(settings, table, descriptions_table)
         self.busy_timeout = busy_timeout
-        self.conn = None
         self._insert = None
 
     # -- connection -----------------------------------------------------
@@ -146,14 +145,6 @@ class SQLiteBackend(Backend):
         row_id = self.conn.execute("SELECT last_insert_rowid()").fetchone()[0]
         _seq, codename, unixtime, value = batch[-1]
         return (row_id, self.types[codename], unixtime, value)
-
-    def commit(self):
-        """Commit the open transaction."""
-        self.conn.commit()
-
-    def rollback(self):
-        """Roll the open transaction back."""
-        self.conn.rollback()
 
     def was_committed(self, marker):
         """Read the marked row back: True if it holds the marked point."""

@@ -112,6 +112,13 @@ def test_a_missing_table_is_an_error_at_start(sqlite_setup):
         logger.start()
 
 
+def test_a_database_file_that_cannot_be_opened_is_an_error_at_start(tmp_path):
+    from flubber.loggers import DatabaseError
+    logger = ContinuousLogger("dateplots_x", None, None, ["x"], sqlite_path=str(tmp_path / "no" / "dir.db"))
+    with pytest.raises(DatabaseError, match="unable to open"):
+        logger.start()
+
+
 @pytest.mark.parametrize("point", [(T0,), (T0, "1.5"), (T0, None), ("now", 1.0), (0, 1.0), 5])
 def test_bad_points_are_refused_at_enqueue_and_never_queued(sqlite_setup, point):
     with _logger(sqlite_setup) as logger:
