@@ -147,6 +147,29 @@ class _Link:
         method(*args, callback=result.set, **kwargs)
         return self._wait(result, timeout, getattr(method, "__name__", "rpc"))
 
+    def ensure_exchange(self, name, timeout=10.0):
+        """Declare topic exchange *name* as dripline does (not durable, not auto-deleted).
+
+        It runs on a channel of its own: if the exchange already exists with
+        other settings (the broker refuses with 406), that channel closes, the
+        existing exchange is used, and the link's own channel is unharmed.
+        """
+        if not self.is_open:
+            raise AMQPConnectionError("not connected to the broker")
+        done = gevent.event.AsyncResult()
+        opened = gevent.event.AsyncResult()
+        self.connection.channel(on_open_callback=opened.set)
+        channel = self._wait(opened, timeout, "open a channel")
+        channel.add_on_close_callback(lambda _channel, reason: done.set(reason))
+        channel.exchange_declare(exchange=name, exchange_type="topic", callback=done.set)
+        result = self._wait(done, timeout, "declare exchange %r" % name)
+        if isinstance(result, Exception):
+            if _reply_code(result) != 406:
+                raise AMQPError("cannot declare exchange %r: %s" % (name, result))
+            logger.info("exchange %r exists with other settings than dripline's; using it as it is", name)
+        elif channel.is_open:
+            channel.close()
+
     def _fail_waiting(self, reason):
         for result in list(self._waiting):
             result.set_exception(AMQPConnectionError("lost the broker: %s" % (reason,)))
@@ -316,8 +339,7 @@ class AMQPService:
     def _set_up(self, link):
         channel = link.channel
         for exchange in (self.requests_exchange, self.alerts_exchange):
-            link.call(channel.exchange_declare, exchange=exchange, exchange_type="topic",
-                      timeout=self.setup_timeout)
+            link.ensure_exchange(exchange, timeout=self.setup_timeout)
         try:
             link.call(channel.queue_declare, queue=self.queue, exclusive=True, auto_delete=True,
                       timeout=self.setup_timeout)
@@ -345,6 +367,9 @@ class AMQPService:
             link, channel, method, properties, body = inbox.get()
             try:
                 self._answer(channel, method, properties, body)
+            except pika.exceptions.AMQPError as exc:
+                logger.warning("AMQP %s: reply to %r lost, the broker connection closed (%s)",
+                               self.queue, method.routing_key, exc)
             except Exception:  # keep the worker alive whatever one delivery does
                 logger.exception("AMQP %s: failed to answer a request on %r", self.queue, method.routing_key)
 
@@ -435,8 +460,7 @@ class AMQPKVClient(KVClient):
             try:
                 link.open(self.setup_timeout)
                 channel = link.channel
-                link.call(channel.exchange_declare, exchange=REQUESTS_EXCHANGE, exchange_type="topic",
-                          timeout=self.setup_timeout)
+                link.ensure_exchange(REQUESTS_EXCHANGE, timeout=self.setup_timeout)
                 frame = link.call(channel.queue_declare, queue="", exclusive=True, auto_delete=True,
                                   timeout=self.setup_timeout)
                 queue = frame.method.queue

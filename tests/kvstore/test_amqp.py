@@ -272,3 +272,15 @@ def test_service_reconnects_when_the_broker_closes_its_connection(amqp_service, 
         assert client.get(names.foo)["value_raw"] == 3
     finally:
         client.close()
+
+
+def test_exchanges_declared_with_other_settings_are_used_as_they_are(rabbitmq_url, names):
+    link = _Link(rabbitmq_url, "flubber test exchange").open(10)
+    try:
+        exchange = names.durable_requests
+        link.call(link.channel.exchange_declare, exchange=exchange, exchange_type="topic", durable=True)
+        link.ensure_exchange(exchange)  # 406 from the broker: the existing exchange is used
+        assert link.is_open
+        link.call(link.channel.exchange_delete, exchange=exchange)
+    finally:
+        link.close()
