@@ -149,7 +149,7 @@ class MemoryQueue:
         return list(islice(self._points, skip, skip + limit))
 
     def discard(self, batch):
-        """Remove *batch*, which must be the head of the queue."""
+        """Remove *batch*, which must be the head of the queue, and any in-doubt record."""
         points = self._points
         if not batch:
             return
@@ -157,6 +157,7 @@ class MemoryQueue:
             raise RuntimeError("discard of a batch that is not the head of the queue")
         for _ in range(len(batch)):
             points.popleft()
+        self.in_doubt = None  # as the spool: a discarded batch is settled
 
     def set_in_doubt(self, record):
         """Remember the batch whose commit outcome is unknown (or None)."""

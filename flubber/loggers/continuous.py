@@ -558,7 +558,7 @@ class ContinuousLogger:
             # thread: that connection is closed when the call returns, and
             # its server session is ended before anything is sent again
             self._abandoned = True
-            if backend.session is not None:
+            if backend.session is not None and self._stale is None:
                 self._stale = backend.session.as_dict()
             pool = self._pool
             result.rawlink(lambda _result: gevent.spawn(pool.apply, backend.close))
@@ -722,7 +722,7 @@ class ContinuousLogger:
     def _drop(self, backend):
         """Forget the connection after an error; remember its server session
         so that it is ended before anything is sent again."""
-        if backend.session is not None:
+        if backend.session is not None and self._stale is None:  # the oldest one matters
             self._stale = backend.session.as_dict()
         self._call(backend, backend.reset)
         self._state = "disconnected"
