@@ -1,9 +1,11 @@
 """The on-disk spool: the logger's queue in an SQLite file.
 
 With a spool, the file *is* the queue. A point enqueued is written to the
-file at the end of the current hub turn (one transaction for everything
-enqueued in that turn), that is before the enqueuing greenlet next waits
-for anything (``gevent.sleep``, I/O). The writer reads batches from the head
+file as soon as the enqueuing greenlet yields to the hub (``gevent.sleep``,
+any gevent I/O, a full queue): the hub's next turn writes everything
+enqueued since in one transaction, before it waits for anything else. A
+script that must know a point is on disk calls ``gevent.sleep(0)`` after
+enqueueing it. The writer reads batches from the head
 of the file and deletes them only after the database committed them. So a
 crash, a ``kill -9`` or a reboot of the logging machine loses nothing that
 was spooled, and the next ``start()`` with the same spool sends it: in
