@@ -3,6 +3,7 @@ import datetime
 import decimal
 import fractions
 import math
+import sqlite3
 
 import pytest
 from hypothesis import given
@@ -243,3 +244,30 @@ def test_every_finite_float_renders_as_a_plain_sql_number(value):
     assert float(literal) == value
     assert set(literal) <= set("0123456789.e+-")
     assert not math.isnan(float(literal))
+
+
+# -- what database errors mean ---------------------------------------------------
+@pytest.mark.parametrize("code, meaning", [
+    (2013, "transient"), (2006, "transient"), (1927, "transient"), (1213, "transient"), (1205, "transient"),
+    (1045, "needs-human"), (1146, "needs-human"), (1142, "needs-human"),
+    (1264, "bad-data"), (1292, "bad-data"), (1048, "bad-data"),
+])
+def test_mysql_error_codes_are_classified(code, meaning):
+    MySQLdb = pytest.importorskip("MySQLdb")
+    backend = _mysql_backend(dedup=True)
+    assert backend.classify(MySQLdb.OperationalError(code, "x")) == meaning
+    assert backend.commit_outcome_unknown(MySQLdb.OperationalError(code, "x"))
+
+
+@pytest.mark.parametrize("exc, meaning", [
+    (sqlite3.OperationalError("database is locked"), "transient"),
+    (sqlite3.OperationalError("disk I/O error"), "transient"),
+    (sqlite3.OperationalError("no such table: dateplots_x"), "needs-human"),
+    (sqlite3.OperationalError("attempt to write a readonly database"), "needs-human"),
+    (sqlite3.IntegrityError("CHECK constraint failed"), "bad-data"),
+])
+def test_sqlite_errors_are_classified(exc, meaning):
+    from flubber.loggers.sqlite import SQLiteBackend
+    backend = SQLiteBackend(parse_url("sqlite:///x.db"), "dateplots_x")
+    assert backend.classify(exc) == meaning
+    assert not backend.commit_outcome_unknown(exc)
