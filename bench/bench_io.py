@@ -68,7 +68,7 @@ FULL = {
     "bulk_limit": 150.0,
     "idle_conns": 10000,
     "line_sizes": (1 << 20, 4 << 20),
-    "line_repeat": 3,
+    "line_repeat": 7,
     "attempts": 3,
     "quiet_budget": 300.0,
 }
@@ -270,11 +270,6 @@ def median_of(results, key="rate"):
     return statistics.median(r[key] for r in results) if results else None
 
 
-def server_cpu_per_request(result):
-    """Server CPU microseconds per request of one request/response result."""
-    return 1e6 * result["server_cpu"] * result["seconds"] / max(1, result["requests"])
-
-
 def ratio(value, base):
     """``value / base`` formatted as ``1.23x``, or a dash."""
     if value is None or not base:
@@ -289,36 +284,42 @@ def fmt_rate(value, digits=0):
     return "{:,.{}f}".format(value, digits)
 
 
+def per_server_cpu(result):
+    """Requests (or MB) per second of server CPU time: the rate with one whole CPU."""
+    amount = result["requests"] if "requests" in result else result["bytes"] / 1e6
+    return amount / max(1e-9, result["server_cpu"] * result["seconds"])
+
+
 def print_echo(runs, cfg, guard):
-    """The echo table, per-round figures, and flubber against every peer."""
+    """The echo tables; return ``{kind: {metric: median}}`` (``*_cpu`` keys: per server CPU second)."""
     rr = ["rr%d" % conns for conns in cfg["conns"]]
-    many = rr[-1]
-    medians = {kind: {metric: median_of(runs[kind][metric]) for metric in runs[kind]} for kind in KINDS}
+    many, metrics = rr[-1], rr + ["bulk"]
+    medians = {}
+    for kind in KINDS:
+        medians[kind] = {metric: median_of(runs[kind][metric]) for metric in metrics}
+        for metric in (many, "bulk"):
+            figures = [per_server_cpu(result) for result in runs[kind][metric]]
+            medians[kind][metric + "_cpu"] = statistics.median(figures) if figures else None
     base = medians[BASELINE]
-    unsaturated = []
+    names = ["req/s @%d" % conns for conns in cfg["conns"]] + ["bulk MB/s"]
     print()
-    header = "%-24s" % "implementation"
-    for metric, conns in zip(rr, cfg["conns"]):
-        header += "%13s %8s" % ("req/s @%d" % conns, "x gevent")
-    header += "%11s %8s %17s %13s" % ("bulk MB/s", "x gevent", "CPU%% srv/cli @%d" % cfg["conns"][-1],
-                                       "srv us/req")
+    header = "%-24s" % "implementation" + "".join("%13s %8s" % (name, "x gevent") for name in names)
+    header += "%18s" % ("CPU%% srv/cli @%d" % cfg["conns"][-1])
     print(header)
     print("-" * len(header))
+    unsaturated = []
     for kind in KINDS:
         row = "%-24s" % LABELS[kind]
-        for metric in rr:
-            row += "%13s %8s" % (fmt_rate(medians[kind][metric]), ratio(medians[kind][metric], base[metric]))
-        row += "%11s %8s" % (fmt_rate(medians[kind]["bulk"], 1), ratio(medians[kind]["bulk"], base["bulk"]))
+        for metric in metrics:
+            row += "%13s %8s" % (fmt_rate(medians[kind][metric], 1 if metric == "bulk" else 0),
+                                 ratio(medians[kind][metric], base[metric]))
         if runs[kind][many]:
             server_cpu = median_of(runs[kind][many], "server_cpu")
-            row += "%17s %13.1f" % ("%3.0f/%3.0f" % (100 * server_cpu, 100 * median_of(runs[kind][many], "client_cpu")),
-                                    statistics.median(server_cpu_per_request(r) for r in runs[kind][many]))
+            row += "%18s" % ("%3.0f/%3.0f" % (100 * server_cpu, 100 * median_of(runs[kind][many], "client_cpu")))
             if server_cpu < SATURATED:
                 unsaturated.append(LABELS[kind])
         print(row)
-    print("(CPU%% srv/cli: share of one CPU the server and the client used during the @%d runs; srv us/req: "
-          "server CPU time per request @%d, the figure least disturbed by other load on the machine)"
-          % (cfg["conns"][-1], cfg["conns"][-1]))
+    print("(CPU%% srv/cli: share of one CPU the server and the client used during the @%d runs)" % cfg["conns"][-1])
     if unsaturated:
         print("NOTE: server below %d%% CPU @%d for %s: it waited on the client or on other processes, "
               "so its req/s @%d understates it" % (100 * SATURATED, cfg["conns"][-1], ", ".join(unsaturated),
@@ -329,7 +330,7 @@ def print_echo(runs, cfg, guard):
     disturbed = 0
     for kind in KINDS:
         cells = []
-        for metric in rr + ["bulk"]:
+        for metric in metrics:
             figures = []
             for result in runs[kind][metric]:
                 mark = "*" if result["foreign_cpu"] > guard.limit else ""
@@ -340,12 +341,24 @@ def print_echo(runs, cfg, guard):
     print("other load: waited %.0f s for a quiet machine, repeated %d measurement(s), %d figure(s) still disturbed"
           % (guard.waited, guard.retries, disturbed))
     print()
-    header = "%-24s" % "flubber / peer" + "".join("%12s" % ("req/s @%d" % c) for c in cfg["conns"]) + "%12s" % "bulk MB/s"
+    print("per second of server CPU (what each server does with a whole CPU; other load disturbs it least)")
+    cpu_metrics = (many + "_cpu", "bulk_cpu")
+    cpu_names = ("req/CPU-s @%d" % cfg["conns"][-1], "MB/CPU-s bulk")
+    header = "%-24s" % "implementation" + "".join("%15s %8s" % (name, "x gevent") for name in cpu_names)
+    print(header)
+    print("-" * len(header))
+    for kind in KINDS:
+        print("%-24s" % LABELS[kind] + "".join(
+            "%15s %8s" % (fmt_rate(medians[kind][m], 1 if m == "bulk_cpu" else 0), ratio(medians[kind][m], base[m]))
+            for m in cpu_metrics))
+    print()
+    header = "%-24s" % "flubber / peer" + "".join("%15s" % name for name in names + list(cpu_names))
     print(header)
     print("-" * len(header))
     mine = medians["flubber"]
     for kind in KINDS[1:]:
-        print("%-24s" % LABELS[kind] + "".join("%12s" % ratio(mine[m], medians[kind][m]) for m in rr + ["bulk"]))
+        print("%-24s" % LABELS[kind] + "".join("%15s" % ratio(mine[m], medians[kind][m])
+                                              for m in metrics + list(cpu_metrics)))
     return medians
 
 
@@ -403,37 +416,45 @@ def print_idle(count, note, results):
 # -- part 3: read_until linearity ---------------------------------------------------------
 
 
-def run_linearity(cfg, cpu, failures):
-    """read_until of long lines in 64-byte pieces; return the helper's results or None."""
+def run_linearity(cfg, cpu, guard, failures):
+    """read_until of long lines in 64-byte pieces; return the helper's result or None."""
+    args = ["--sizes"] + list(cfg["line_sizes"]) + ["--repeat", cfg["line_repeat"]]
     try:
-        return run_helper(READUNTIL, ["--sizes"] + list(cfg["line_sizes"]) + ["--repeat", cfg["line_repeat"]],
-                          timeout=300, cpu=cpu)
+        return guard.measure(lambda: run_helper(READUNTIL, args, timeout=300, cpu=cpu))
     except BenchFailure as exc:
         failures.append("read_until linearity: %s" % exc)
         return None
 
 
-def print_linearity(results, repeat):
-    """The linearity table; return the largest/smallest read_until time ratio."""
+def print_linearity(outcome, repeat, limit):
+    """The linearity table; return the largest/smallest read_until CPU-time ratio."""
     print()
     print("one long line arriving in 64-byte pieces (read_chunk_size = 64), read by one read_until; "
-          "median of %d" % repeat)
-    if not results:
+          "median of %d; wall-clock ms (CPU ms of the process)" % repeat)
+    if not outcome:
         print("failed")
         return None
-    header = "%-12s%16s%26s%14s" % ("line", "read_until ms", "read_bytes(64) loop ms", "until/loop")
+    results = outcome["sizes"]
+    header = "%-10s%22s%28s%12s" % ("line", "read_until ms", "read_bytes(64) loop ms", "until/loop")
     print(header)
     print("-" * len(header))
     for result in results:
-        print("%-12s%16.1f%26.1f%14.2f" % (
-            "%g MiB" % (result["size"] / (1 << 20)), 1000 * result["read_until"],
-            1000 * result["read_bytes_floor"], result["read_until"] / result["read_bytes_floor"]))
+        print("%-10s%22s%28s%12.2f" % (
+            "%g MiB" % (result["size"] / (1 << 20)),
+            "%.1f (%.1f)" % (1000 * result["read_until"], 1000 * result["read_until_cpu"]),
+            "%.1f (%.1f)" % (1000 * result["read_bytes_floor"], 1000 * result["read_bytes_floor_cpu"]),
+            result["read_until_cpu"] / result["read_bytes_floor_cpu"]))
     small, large = results[0], results[-1]
     scale = large["size"] / small["size"]
-    growth = large["read_until"] / small["read_until"]
-    print("%g MiB / %g MiB: read_until time x%.2f (linear: x%g, quadratic: x%g); read_bytes loop x%.2f" % (
-        large["size"] / (1 << 20), small["size"] / (1 << 20), growth, scale, scale * scale,
-        large["read_bytes_floor"] / small["read_bytes_floor"]))
+    growth = large["read_until_cpu"] / small["read_until_cpu"]
+    print("%g MiB / %g MiB: read_until CPU time x%.2f, wall time x%.2f (linear: x%g, quadratic: x%g); "
+          "read_bytes loop CPU x%.2f" % (
+              large["size"] / (1 << 20), small["size"] / (1 << 20), growth,
+              large["read_until"] / small["read_until"], scale, scale * scale,
+              large["read_bytes_floor_cpu"] / small["read_bytes_floor_cpu"]))
+    if outcome["foreign_cpu"] > limit:
+        print("NOTE: the rest of the machine used %.1f CPU meanwhile: the wall times are disturbed, "
+              "the CPU times much less" % outcome["foreign_cpu"])
     return growth
 
 
@@ -452,17 +473,19 @@ def print_bars(medians, cfg, idle, growth, quick):
 
     if mine[many] and base[many]:
         value = mine[many] / base[many]
-        bar(value >= BAR_RR50, "flubber req/s @%d >= %.2fx raw gevent: %.2fx" % (cfg["conns"][-1], BAR_RR50, value))
+        bar(value >= BAR_RR50, "flubber req/s @%d >= %.2fx raw gevent: %.2fx (per server CPU second: %.2fx)"
+            % (cfg["conns"][-1], BAR_RR50, value, mine[many + "_cpu"] / base[many + "_cpu"]))
     if mine["bulk"] and base["bulk"]:
         value = mine["bulk"] / base["bulk"]
-        bar(value >= BAR_BULK, "flubber bulk MB/s >= %gx raw gevent: %.2fx" % (BAR_BULK, value))
+        bar(value >= BAR_BULK, "flubber bulk MB/s >= %gx raw gevent: %.2fx (per server CPU second: %.2fx)"
+            % (BAR_BULK, value, mine["bulk_cpu"] / base["bulk_cpu"]))
     if "flubber" in idle_results:
         value = idle_results["flubber"]["per_connection_kib"]
         bar(value < BAR_IDLE_KIB, "flubber RSS per idle connection < %g KiB: %.2f KiB (%d connections)"
             % (BAR_IDLE_KIB, value, count))
     if growth is not None:
         low, high = BAR_LINEAR
-        bar(low <= growth <= high, "read_until 4 MiB / 1 MiB time about 4 (accepted %g..%g), not 16: %.2f"
+        bar(low <= growth <= high, "read_until 4 MiB / 1 MiB CPU time about 4 (accepted %g..%g), not 16: %.2f"
             % (low, high, growth))
     print()
     print("bars of issue 3%s:" % (" (quick mode: tiny sizes, figures not meaningful)" if quick else ""))
@@ -487,8 +510,8 @@ def main(quick=False):
     medians = print_echo(runs, cfg, guard)
     idle = run_idle(cfg, server_cpu, client_cpu, failures)
     print_idle(*idle)
-    lines = run_linearity(cfg, server_cpu, failures)
-    growth = print_linearity(lines, cfg["line_repeat"])
+    lines = run_linearity(cfg, server_cpu, guard, failures)
+    growth = print_linearity(lines, cfg["line_repeat"], guard.limit)
     print_bars(medians, cfg, idle, growth, quick)
     sys.stdout.flush()
     if failures:
