@@ -134,12 +134,22 @@ def _check_name(where, entry, what):
     return name
 
 
-def _claim(seen, where, name):
-    """Note that *name* is used at *where*; raise if an earlier entry (in *seen*) has it."""
+def _entry(parent, section, index, entry, seen, what, fields):
+    """Check list entry *index* of *section* (a mapping with a new name); return its place for messages.
+
+    *seen* maps the names used so far to their places: a name used twice is
+    an error naming both entries.
+    """
+    where = parent.child("%s[%d]" % (section, index))
+    if not isinstance(entry, dict):
+        raise where.error("each %s must be a mapping with %s, got %r" % (what, fields, entry))
+    name = _check_name(where, entry, "this " + what)
+    where = parent.child("%s[%d] (%s)" % (section, index, name))
     if name in seen:
         raise where.error("name %r is already used by %s; endpoint names must be unique on a node"
                           % (name, seen[name]))
     seen[name] = where.path
+    return where
 
 
 def build_providers(providers, source="<config>", node_name=None):
@@ -160,12 +170,7 @@ def build_providers(providers, source="<config>", node_name=None):
         seen[node_name] = "the node name"
     stores = []
     for index, entry in enumerate(providers):
-        where = root.child("providers[%d]" % index)
-        if not isinstance(entry, dict):
-            raise where.error("each provider must be a mapping with name, module and endpoints, got %r" % (entry,))
-        name = _check_name(where, entry, "this provider")
-        where = root.child("providers[%d] (%s)" % (index, name))
-        _claim(seen, where, name)
+        where = _entry(root, "providers", index, entry, seen, "provider", "name, module and endpoints")
         if "module" not in entry:
             raise where.error("no module; add `module: kv_store`")
         cls = _resolve_module(where, entry["module"], PROVIDER_MODULES, "provider")
@@ -175,12 +180,7 @@ def build_providers(providers, source="<config>", node_name=None):
             raise where.error("endpoints must be a list of keys (`- name: foo` entries), got %s"
                               % type(endpoints).__name__)
         for key_index, key_entry in enumerate(endpoints):
-            key_where = where.child("endpoints[%d]" % key_index)
-            if not isinstance(key_entry, dict):
-                raise key_where.error("each endpoint must be a mapping with name and module, got %r" % (key_entry,))
-            key_name = _check_name(key_where, key_entry, "this endpoint")
-            key_where = where.child("endpoints[%d] (%s)" % (key_index, key_name))
-            _claim(seen, key_where, key_name)
+            key_where = _entry(where, "endpoints", key_index, key_entry, seen, "endpoint", "name and module")
             key_cls = _resolve_module(key_where, key_entry.get("module", "kv_store_key"), ENDPOINT_MODULES, "endpoint")
             key_entry = dict(key_entry)
             if "calibration" not in key_entry and store.calibration is not None:
