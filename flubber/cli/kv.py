@@ -110,7 +110,7 @@ def _add_common(parser, name):
     where.add_argument(
         "--broker", metavar="URL",
         help="go through RabbitMQ instead of TCP; example: "
-             "flubber %s setpoint --broker amqp://guest:guest@127.0.0.1:5672/%%2F" % name)
+             "flubber %s setpoint --broker amqp://guest:guest@127.0.0.1:5672/%%%%2F" % name)
     parser.add_argument(
         "-t", "--timeout", type=float, default=10.0, metavar="SECONDS",
         help="seconds to wait for the reply (default 10); example: flubber %s setpoint -t 2" % name)
