@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The main job: set up from nothing and run the demo on the embedded defaults
-# (no database server or broker needed). Stop it with Ctrl-C.
+# The main job: set up from nothing and run the demo lab node on the embedded
+# defaults (SQLite, dripline over TCP, UDP pull socket; no server to install).
+# Stop it with Ctrl-C. Extra arguments go to `flubber serve`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
-echo "demo: a line chat server on 127.0.0.1:8701; talk to it from another terminal with"
-echo "      .venv/bin/python examples/line_client.py --port 8701"
-exec .venv/bin/python examples/chat_server.py --port 8701 "$@"
+export PATH="$PWD/.venv/bin:$PATH"
+exec flubber serve examples/lab.yaml "$@"

@@ -12,7 +12,7 @@ import sys
 from flubber import __version__
 
 #: Modules of this package that each add one or more subcommands.
-COMMAND_MODULES = ("pull", "kv", "serve", "db", "dump")
+COMMAND_MODULES = ("serve", "pull", "kv", "plot", "db", "dump")
 
 
 def build_parser():

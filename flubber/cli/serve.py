@@ -1,32 +1,81 @@
 """``flubber serve NODE.yaml``: run a lab node from its YAML file.
 
-For now the node file's KV stores are served (``providers``) over TCP and,
-when configured, RabbitMQ; other sections of the node file will join here.
-Stops on Ctrl-C or SIGTERM. Exit status 0 after a clean stop, 2 for a bad
+The node file's KV stores answer dripline requests over TCP and, when
+configured, RabbitMQ; its instruments are read on schedule, served on the
+PyExpLabSys pull socket and logged (see :mod:`flubber.node`). While it runs,
+a terminal shows a live status table. Stops on Ctrl-C or SIGTERM: sockets
+closed, the logger drained. Exit status 0 after a clean stop, 2 for a bad
 node file (the message names the file, the entry and what to change), 1 when
-the TCP port cannot be bound.
+a port cannot be bound or points were left unlogged.
 """
 import logging
 import sys
 
+import gevent
+
 from flubber.io import StreamError, parse_tcp_address
 from flubber.kvstore._exceptions import ConfigError
-from flubber.kvstore.config import load_node_config
-from flubber.kvstore.serve import NodeServer
+from flubber.node import LabNode, load_lab_config
 
 
-def describe(server):
-    """Return the lines printed when a node starts: its stores and where it listens."""
-    node = server.node
-    lines = ["node %s:" % node.name]
-    for name, store in node.stores.items():
+def describe(node):
+    """Return the lines printed when a node starts: what runs where, and commands to try."""
+    kv = node.kv
+    lines = ["node %s:" % kv.name]
+    for name, store in kv.stores.items():
         lines.append("  store %s: %s" % (name, ", ".join(store.endpoint_names) or "no keys"))
-    if server.tcp_server is not None:
-        lines.append("  dripline over TCP on %s:%s" % server.tcp_address)
+    for instrument in node.instruments:
+        lines.append("  instrument %s: every %g s -> key %s, codename %s"
+                     % (instrument.name, instrument.interval, instrument.key, instrument.codename))
+    server = node.server
+    tcp = server.tcp_address
+    if tcp is not None:
+        lines.append("  dripline over TCP on %s:%s" % tcp)
     if server.amqp_service is not None:
         lines.append("  dripline over AMQP on %s (queue %s)" % (server.config.amqp["url"].rpartition("@")[2],
                                                                   server.amqp_service.queue))
-    return lines
+    if node.pull_socket is not None:
+        lines.append("  pull socket on UDP port %d" % node.pull_socket.port)
+    if node.push_socket is not None:
+        lines.append("  push socket on UDP port %d" % node.push_socket.port)
+    if node.logger is not None:
+        lines.append("  logging into %s table %s" % (node.logger.status()["target"], node.logger.table))
+    lines.append("")
+    lines.append("try from another terminal:")
+    host = "--host %s:%s" % tcp if tcp is not None and tuple(tcp) != ("127.0.0.1", 8600) else ""
+    if node.pull_socket is not None:
+        port = node.pull_socket.port
+        lines.append("  flubber pull localhost%s json_wn" % ("" if port == 9000 else ":%d" % port))
+    keys = [name for store in kv.stores.values() for name in store.endpoint_names]
+    if tcp is not None and keys:
+        setpoint = "setpoint" if "setpoint" in keys else keys[0]
+        store = next(name for name, s in kv.stores.items() if setpoint in s.endpoint_names)
+        lines.append("  flubber get %s %s" % (setpoint, host))
+        lines.append("  flubber set %s.%s.%s 40 %s" % (kv.name, store, setpoint, host))
+    if node.logger is not None and node.instruments:
+        lines.append("  flubber plot %s %s --table %s --since 10m -o %s.png"
+                     % (node.logger.status()["target"], " ".join(node.codenames), node.logger.table, kv.name))
+    return [line.rstrip() for line in lines]
+
+
+def _apply_overrides(config, args):
+    if args.no_tcp:
+        config.tcp = None
+    elif args.tcp:
+        host, port = parse_tcp_address(args.tcp)
+        config.tcp = dict(config.tcp or {}, host=host, port=port)
+    if args.no_amqp:
+        config.amqp = None
+    elif args.broker:
+        config.amqp = dict(config.amqp or {}, url=args.broker)
+    sockets = dict(config.extra.get("sockets") or {})
+    for label, port in (("pull", args.pull_port), ("push", args.push_port)):
+        if port is not None and sockets.get(label) is not False:
+            sockets[label] = dict(sockets.get(label) or {}, port=port)
+    if sockets:
+        config.extra["sockets"] = sockets
+    if args.db:
+        config.extra["logger"] = dict(config.extra.get("logger") or {}, url=args.db)
 
 
 def run(args):
@@ -34,55 +83,56 @@ def run(args):
     if args.verbose < 2:
         logging.getLogger("pika").setLevel(logging.WARNING)
     try:
-        config = load_node_config(args.config)
-    except ConfigError as exc:
+        config = load_lab_config(args.config)
+        _apply_overrides(config, args)
+        node = LabNode(config)
+    except (ConfigError, ValueError) as exc:
         print("flubber serve: %s" % exc, file=sys.stderr)
         return 2
-    if args.no_tcp:
-        config.tcp = None
-    elif args.tcp:
-        try:
-            host, port = parse_tcp_address(args.tcp)
-        except ValueError as exc:
-            print("flubber serve: --tcp: %s" % exc, file=sys.stderr)
-            return 2
-        config.tcp = dict(config.tcp or {}, host=host, port=port)
-    if args.no_amqp:
-        config.amqp = None
-    elif args.broker:
-        config.amqp = dict(config.amqp or {}, url=args.broker)
     if args.check:
-        node = config.build_node()
-        print("%s: OK (node %s, %d stores, %d keys)" % (
-            config.source, node.name, len(node.stores), sum(len(s.endpoint_names) for s in node.stores.values())))
+        print("%s: OK (node %s, %d stores, %d keys, %d instruments)" % (
+            config.source, node.kv.name, len(node.kv.stores),
+            sum(len(s.endpoint_names) for s in node.kv.stores.values()), len(node.instruments)))
         return 0
-    server = NodeServer(config)
     try:
-        server.start()
+        node.start()
     except StreamError as exc:
         print("flubber serve: cannot listen for TCP: %s; pick another port with --tcp HOST:PORT" % exc,
               file=sys.stderr)
         return 1
-    for line in describe(server):
+    except Exception as exc:  # a socket port in use, a database that refuses: say what and stop
+        print("flubber serve: cannot start node %s: %s" % (config.name, exc), file=sys.stderr)
+        return 1
+    for line in describe(node):
         print(line, flush=True)
-    server.serve_forever()
-    print("node %s stopped" % server.node.name, flush=True)
-    return 0
+    display = None
+    if not args.no_status:
+        from flubber.cli._status import show_status
+
+        display = gevent.spawn(show_status, node, log_interval=args.status_interval)
+    node.serve_forever()
+    if display is not None:
+        display.join(timeout=2)
+    print("node %s stopped%s" % (config.name, "; %d points not logged" % node.unlogged if node.unlogged else
+                                 ""), flush=True)
+    return 1 if node.unlogged else 0
 
 
 def register(subparsers):
     """Add the ``serve`` subcommand to *subparsers*."""
     parser = subparsers.add_parser(
-        "serve", help="run a lab node from its YAML file (KV stores over TCP/RabbitMQ)",
+        "serve", help="run a lab node from its YAML file (KV stores, instruments, sockets, logger)",
         description="Run the node described by a YAML node file: its KV stores answer dripline requests over "
                     "TCP (JSON lines, default 127.0.0.1:8600) and, with an amqp section or --broker, over "
-                    "RabbitMQ. Stops on Ctrl-C or SIGTERM.",
-        epilog="examples: flubber serve examples/kvstore.yaml | flubber serve lab.yaml --tcp 0.0.0.0:8600 | "
+                    "RabbitMQ; its instruments are read on schedule, served on the pull socket and logged. "
+                    "Stops on Ctrl-C or SIGTERM.",
+        epilog="examples: flubber serve examples/lab.yaml | flubber serve lab.yaml --tcp 0.0.0.0:8600 | "
                "flubber serve lab.yaml --broker amqp://guest:guest@127.0.0.1:5672/%%2F | "
-               "flubber serve lab.yaml --check",
+               "flubber serve lab.yaml --db mysql://user:pw@dbhost/cinfdata | flubber serve lab.yaml --check",
     )
     parser.add_argument("config", metavar="NODE.yaml",
-                        help="the node file (name, tcp, amqp, providers); example: examples/kvstore.yaml")
+                        help="the node file (name, tcp, amqp, providers, instruments, sockets, logger); "
+                             "example: examples/lab.yaml")
     parser.add_argument("--tcp", metavar="HOST:PORT",
                         help="listen here instead of the file's tcp section; example: --tcp 0.0.0.0:8600")
     parser.add_argument("--no-tcp", action="store_true",
@@ -92,6 +142,18 @@ def register(subparsers):
                              "--broker amqp://guest:guest@127.0.0.1:5672/%%2F")
     parser.add_argument("--no-amqp", action="store_true",
                         help="ignore the file's amqp section; example: flubber serve lab.yaml --no-amqp")
+    parser.add_argument("--pull-port", type=int, metavar="PORT",
+                        help="UDP port of the pull socket (0: any free one); example: --pull-port 9001")
+    parser.add_argument("--push-port", type=int, metavar="PORT",
+                        help="UDP port of the push socket (0: any free one); example: --push-port 8501")
+    parser.add_argument("--db", metavar="URL",
+                        help="log into this database instead of the file's logger url; example: "
+                             "--db sqlite:///run42.sqlite or --db mysql://user:pw@dbhost/cinfdata")
+    parser.add_argument("--no-status", action="store_true",
+                        help="do not show the live status table; example: flubber serve lab.yaml --no-status")
+    parser.add_argument("--status-interval", type=float, default=30.0, metavar="SECONDS",
+                        help="when not on a terminal, print a status line this often (default 30); "
+                             "example: --status-interval 5")
     parser.add_argument("--check", action="store_true",
                         help="only check the node file and exit; example: flubber serve lab.yaml --check")
     parser.set_defaults(func=run)

@@ -38,6 +38,8 @@ class KVNode:
         self.alert_sinks = list(alert_sinks)
         #: A client used for targets this node does not serve (set by the AMQP transport), or None.
         self.remote = None
+        #: Requests answered by :meth:`handle` and :meth:`handle_message` (for status displays).
+        self.requests_handled = 0
         self._stores = {}
         self._table = {}
         for store in stores:
@@ -114,6 +116,7 @@ class KVNode:
     # -- requests ---------------------------------------------------------------------------
     def handle(self, request):
         """Answer *request* (a :class:`~flubber.kvstore.Request`) from the local endpoints."""
+        self.requests_handled += 1
         try:
             endpoint, specifier = resolve_target(self._table, request.target)
         except AMQPRoutingKeyError as exc:
@@ -133,6 +136,7 @@ class KVNode:
             message = _dripline.decode_json_object(data)
             request = _dripline.Request.from_dict(message, target=target)
         except DriplineError as exc:
+            self.requests_handled += 1
             correlation_id = message.get("correlation_id") if message is not None else None
             reply = Reply(exc.retcode, str(exc), correlation_id=correlation_id, sender_info=self.sender_info)
             return reply.encode(self._sender_info_json)

@@ -1,0 +1,74 @@
+"""The live status of a running lab node: a rich table on a terminal, log lines elsewhere."""
+import logging
+import time
+
+import gevent
+
+log = logging.getLogger("flubber.node")
+
+
+def _format_value(value):
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return "%.6g" % value
+    return str(value)
+
+
+def render_table(status):
+    """Return a :class:`rich.table.Table` of a :meth:`flubber.node.LabNode.status` snapshot."""
+    from rich.table import Table
+
+    logger = status.get("logger") or {}
+    sockets = status.get("sockets") or {}
+    requests = sum(sock.get("requests", 0) for sock in sockets.values()) + status.get("kv_requests", 0)
+    errors = sum(item["errors"] for item in status["instruments"]) + sum(
+        sock.get("errors", 0) for sock in sockets.values())
+    title = "flubber node %s   up %ds   requests served %d   points logged %d   queued %d   errors %d" % (
+        status["node"], status.get("uptime", 0), requests, logger.get("written", 0), logger.get("queued", 0),
+        errors)
+    table = Table(title=title, title_justify="left", expand=False)
+    table.add_column("instrument")
+    table.add_column("value", justify="right")
+    table.add_column("readings", justify="right")
+    table.add_column("errors", justify="right")
+    table.add_column("last error", overflow="fold")
+    for item in status["instruments"]:
+        table.add_row(item["name"], _format_value(item["value"]), str(item["readings"]), str(item["errors"]),
+                      item["last_error"] or "")
+    if logger.get("last_error"):
+        table.caption = "logger: %s" % logger["last_error"]
+    return table
+
+
+def summary_line(status):
+    """Return a one-line summary of a status snapshot (for logs and non-terminal output)."""
+    logger = status.get("logger") or {}
+    values = ", ".join("%s=%s" % (item["name"], _format_value(item["value"])) for item in status["instruments"])
+    sockets = status.get("sockets") or {}
+    requests = sum(sock.get("requests", 0) for sock in sockets.values()) + status.get("kv_requests", 0)
+    return "%s | requests %d | logged %d queued %d | errors %d" % (
+        values or "no instruments", requests, logger.get("written", 0), logger.get("queued", 0),
+        sum(item["errors"] for item in status["instruments"]))
+
+
+def show_status(node, console=None, interval=0.5, log_interval=30.0):
+    """Show *node*'s status until it stops: live table on a terminal, else a log line every *log_interval* s.
+
+    Runs in the calling greenlet (spawn it); the rich display is refreshed by
+    this greenlet, never by a thread.
+    """
+    from rich.console import Console
+    from rich.live import Live
+
+    console = console or Console()
+    if not console.is_terminal:
+        while node.running:
+            gevent.sleep(log_interval)
+            if node.running:
+                print(time.strftime("%H:%M:%S"), summary_line(node.status()), flush=True)
+        return
+    with Live(render_table(node.status()), console=console, auto_refresh=False, transient=False) as live:
+        while node.running:
+            live.update(render_table(node.status()), refresh=True)
+            gevent.sleep(interval)

@@ -1,0 +1,171 @@
+"""Read logged series back from a logger database and draw them (``flubber plot``).
+
+Works on the cinfdata layout :class:`~flubber.loggers.ContinuousLogger`
+writes (``dateplots_descriptions`` and ``dateplots_<setup>``), in SQLite or
+MySQL/MariaDB::
+
+    from flubber.plot import read_series, plot_series
+    series = read_series("sqlite:///lab.sqlite", ["temperature"], since=600)
+    plot_series(series, "lab.png")
+"""
+import datetime
+import re
+import time
+
+from flubber.loggers._settings import check_identifier, parse_url
+from flubber.loggers.tables import DESCRIPTIONS_TABLE
+
+__all__ = ["PlotError", "parse_duration", "read_series", "plot_series"]
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class PlotError(Exception):
+    """Raised by :func:`read_series` and :func:`plot_series` for a missing table,
+    an unknown codename, no data, or a bad duration; the message says what to change."""
+
+
+def parse_duration(text):
+    """Return seconds for a duration such as ``"90"``, ``"10m"``, ``"2h"``, ``"1d"`` or ``"1h30m"``."""
+    if isinstance(text, (int, float)):
+        return float(text)
+    parts = re.findall(r"(\d+(?:\.\d+)?)\s*([smhdw]?)", str(text).strip().lower())
+    if not parts or re.sub(r"[\d.\ssmhdw]", "", str(text).lower()):
+        raise PlotError("duration %r is not understood; write e.g. 90, 90s, 10m, 2h, 1d or 1h30m" % (text,))
+    return sum(float(number) * _UNITS[unit or "s"] for number, unit in parts)
+
+
+class _Reader:
+    def __init__(self, url):
+        self.settings = parse_url(url)
+        self.kind = self.settings.kind
+        if self.kind == "sqlite":
+            import sqlite3
+
+            self.conn = sqlite3.connect("file:%s?mode=ro" % self.settings.path, uri=True) \
+                if self.settings.path != ":memory:" else sqlite3.connect(":memory:")
+            self.mark = "?"
+        else:
+            import MySQLdb
+
+            s = self.settings
+            self.conn = MySQLdb.connect(host=s.host, port=s.port, user=s.username or "",
+                                        password=s.password or "", database=s.database, connect_timeout=10)
+            self.mark = "%s"
+
+    def query(self, sql, args=()):
+        cursor = self.conn.cursor()
+        try:
+            cursor.execute(sql.replace("?", self.mark), args)
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+
+    def tables(self):
+        if self.kind == "sqlite":
+            rows = self.query("SELECT name FROM sqlite_master WHERE type = 'table'")
+        else:
+            rows = self.query("SHOW TABLES")
+        return sorted(row[0] for row in rows)
+
+    def time_expression(self, table):
+        if self.kind == "mysql":
+            return "UNIX_TIMESTAMP(time)", "time >= FROM_UNIXTIME(?)"
+        declared = {row[1]: (row[2] or "").upper() for row in self.query("PRAGMA table_info(%s)" % table)}
+        if declared.get("time", "").startswith(("REAL", "INT", "NUM", "DOUBLE", "FLOAT")):
+            return "time", "time >= ?"
+        seconds = "(julianday(time) - 2440587.5) * 86400.0"
+        return seconds, seconds + " >= ?"
+
+    def close(self):
+        self.conn.close()
+
+
+def _pick_table(reader, table):
+    tables = reader.tables()
+    if table is not None:
+        check_identifier(table)
+        if table not in tables:
+            raise PlotError("no table %r in %s; tables there: %s" % (table, reader.settings.describe(),
+                                                                     ", ".join(tables) or "none"))
+        return table
+    candidates = [name for name in tables if name.startswith("dateplots_") and name != DESCRIPTIONS_TABLE]
+    if len(candidates) != 1:
+        raise PlotError("%s has %s; name the measurement table with --table" % (
+            reader.settings.describe(),
+            "the tables %s" % ", ".join(candidates) if candidates else "no dateplots_* table"))
+    return candidates[0]
+
+
+def read_series(url, codenames, since=None, table=None, now=None):
+    """Return ``{codename: (unixtimes, values)}`` logged in the database at *url*.
+
+    :param since: only points of the last *since* seconds (a number or a
+        duration such as ``"10m"``); ``None``: all.
+    :param table: the measurement table; ``None``: the only ``dateplots_*`` table.
+    :raises PlotError: no such table or codename (the message lists what exists).
+    """
+    if not codenames:
+        raise PlotError("name at least one codename to plot")
+    reader = _Reader(url)
+    try:
+        table = _pick_table(reader, table)
+        ids = dict(reader.query("SELECT codename, id FROM %s" % DESCRIPTIONS_TABLE))
+        missing = [codename for codename in codenames if codename not in ids]
+        if missing:
+            raise PlotError("unknown codename %s; %s knows: %s" % (", ".join(missing), reader.settings.describe(),
+                                                                    ", ".join(sorted(ids)) or "none"))
+        time_sql, since_sql = reader.time_expression(table)
+        start = None if since is None else (time.time() if now is None else now) - parse_duration(since)
+        series = {}
+        for codename in codenames:
+            sql = "SELECT %s, value FROM %s WHERE type = ?" % (time_sql, table)
+            args = [ids[codename]]
+            if start is not None:
+                sql += " AND " + since_sql
+                args.append(start)
+            rows = reader.query(sql + " ORDER BY time", args)
+            series[codename] = ([float(row[0]) for row in rows],
+                                [float("nan") if row[1] is None else float(row[1]) for row in rows])
+        return series
+    finally:
+        reader.close()
+
+
+def plot_series(series, path, title=None, width=10.0, height=5.0, dpi=100):
+    """Draw *series* (from :func:`read_series`) against local time into the PNG file *path*.
+
+    Each codename gets its own y axis scale when their ranges differ by
+    more than a factor of 1000 (stacked panels sharing the time axis).
+    Returns *path*.
+    """
+    if not any(times for times, _ in series.values()):
+        raise PlotError("no points to plot for %s in that time range; widen --since or check the codenames"
+                        % ", ".join(series))
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    names = list(series)
+    spans = [max((abs(v) for v in series[name][1] if v == v), default=0.0) for name in names]
+    separate = len(names) > 1 and max(spans) > 1000 * max(min(spans), 1e-300)
+    rows = len(names) if separate else 1
+    figure, axes = plt.subplots(rows, 1, figsize=(width, height), dpi=dpi, sharex=True, squeeze=False)
+    for index, name in enumerate(names):
+        axis = axes[index if separate else 0][0]
+        times, values = series[name]
+        stamps = [datetime.datetime.fromtimestamp(t) for t in times]
+        axis.plot(stamps, values, label=name, linewidth=1.2)
+        axis.grid(True, alpha=0.3)
+        axis.legend(loc="upper left")
+    bottom = axes[-1][0]
+    bottom.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))
+    bottom.set_xlabel("local time")
+    figure.suptitle(title or ", ".join(names))
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+    return path
