@@ -149,6 +149,10 @@ class Instrument:
             if _accepts(self.driver.__init__, "node"):
                 args["node"] = node
             instance = self.driver(**args)
+            if not callable(instance):
+                raise ConfigError("instrument %r: an instance of driver class %s is not callable; give the "
+                                  "class a __call__ method that returns a reading"
+                                  % (self.name, self.driver.__name__))
             self._read = instance
         else:
             if _accepts(self.driver, "node"):
