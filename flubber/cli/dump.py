@@ -142,8 +142,8 @@ def _run_plain(dumps, max_concurrent, out):
             print("dump %s: FAILED after %.1f s, %d bytes -> %s: %s" % (
                 dump.identifier, result.duration, result.bytes, result.path, result.error), file=out, flush=True)
         else:
-            print("dump %s: done in %.1f s (%s), %d bytes, %d lines -> %s" % (
-                dump.identifier, result.duration, result.ended, result.bytes, result.lines, result.path),
+            print("dump %s: done in %.1f s (%s), %d bytes -> %s" % (
+                dump.identifier, result.duration, result.ended, result.bytes, result.path),
                 file=out, flush=True)
 
     _spawn_all(dumps, max_concurrent, report).join()
@@ -168,14 +168,13 @@ def _run_with_table(dumps, max_concurrent, out, console=None):
         TextColumn("[bold]{task.description}"),
         TextColumn("{task.fields[state]}"),
         TextColumn("{task.fields[size]:>10}"),
-        TextColumn("{task.fields[lines]:>8} lines"),
         TextColumn("{task.fields[seconds]:>7.1f} s"),
         console=console, auto_refresh=False,  # refreshed by a greenlet below, never a thread
     )
     tasks = {}
     for dump in dumps:
         tasks[dump] = progress.add_task(dump.identifier, start=False, total=None,
-                                        state="waiting", size="", lines=0, seconds=0.0)
+                                        state="waiting", size="", seconds=0.0)
 
     def update():
         for dump, task in tasks.items():
@@ -185,7 +184,7 @@ def _run_with_table(dumps, max_concurrent, out, console=None):
             if not progress.tasks[task].started:
                 progress.start_task(task)
             finished = result.state in ("done", "failed")
-            progress.update(task, state=_describe(result), size=decimal(result.bytes), lines=result.lines,
+            progress.update(task, state=_describe(result), size=decimal(result.bytes),
                             seconds=result.duration, total=1 if finished else None,
                             completed=1 if finished else 0)
         progress.refresh()

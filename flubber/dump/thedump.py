@@ -44,7 +44,7 @@ class DumpResult:
     ``"deadline"`` (the overall deadline) or ``"error"``.
     """
 
-    __slots__ = ("identifier", "command", "path", "state", "ended", "bytes", "lines", "stderr_lines",
+    __slots__ = ("identifier", "command", "path", "state", "ended", "bytes", "stderr_lines",
                  "stderr_tail", "exit_status", "error", "started", "finished")
 
     def __init__(self, identifier, command, path=None):
@@ -60,8 +60,6 @@ class DumpResult:
         self.ended = None
         #: Bytes of stdout received so far.
         self.bytes = 0
-        #: Lines of stdout (a last line without newline counts once the dump ends).
-        self.lines = 0
         #: Lines the command wrote to stderr.
         self.stderr_lines = 0
         #: The last few stderr lines (str), for error messages.
@@ -105,7 +103,6 @@ class _FileSink:
     def write(self, data):
         result = self._result
         result.bytes += len(data)
-        result.lines += data.count(b"\n")
         cut = data.rfind(b"\n") + 1
         if cut == 0:
             if len(self._tail) + len(data) < self.hold_limit:
@@ -121,7 +118,6 @@ class _FileSink:
 
     def close(self):
         if self._tail:
-            self._result.lines += 1
             tail, self._tail = self._tail, b""
             _write_all(self._fd, [tail])
 
@@ -252,8 +248,8 @@ class TheDump:
             result.finished = time.monotonic()
             if result.state == "running":
                 result.state = "done"
-            log.info("dump %s: %s, %d bytes, %d lines -> %s (ended: %s, %.2f s)", self.identifier,
-                     result.state, result.bytes, result.lines, path, result.ended, result.duration)
+            log.info("dump %s: %s, %d bytes -> %s (ended: %s, %.2f s)", self.identifier,
+                     result.state, result.bytes, path, result.ended, result.duration)
         return path
 
     def _fail(self, message, level=logging.ERROR):
