@@ -23,3 +23,33 @@ nitpicky = False
 exclude_patterns = ["_build"]
 html_theme = "alabaster"
 html_static_path = []
+
+
+def _write_cli_reference():
+    """Write the help of every ``flubber`` subcommand into _generated/cli.rst (included by cli.rst)."""
+    import argparse
+
+    from flubber.cli import build_parser
+
+    os.environ["COLUMNS"] = "88"
+    parser = build_parser()
+    chunks = ["``flubber --help``\n" + "-" * 20 + "\n\n::\n\n" + _indent(parser.format_help())]
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sub in subparsers.choices.items():
+        title = "``flubber %s``" % name
+        chunks.append(title + "\n" + "-" * len(title) + "\n\n::\n\n" + _indent(sub.format_help()))
+    folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_generated")
+    os.makedirs(folder, exist_ok=True)
+    text = "\n\n".join(chunks)
+    path = os.path.join(folder, "cli.rst")
+    if not os.path.exists(path) or open(path, encoding="utf-8").read() != text:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+
+
+def _indent(text):
+    return "".join("    " + line if line.strip() else "\n" for line in text.splitlines(True))
+
+
+_write_cli_reference()
+exclude_patterns.append("_generated")
