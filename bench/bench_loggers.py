@@ -36,6 +36,7 @@ It ends with the issue's bars, each marked met or missed with its figure.
 import datetime
 import os
 import random
+import resource
 import socket
 import sqlite3
 import statistics
@@ -115,6 +116,43 @@ class Setup:
              tuple(self.codenames))
 
 
+# -- measuring ------------------------------------------------------------------
+def _server_pid():
+    """The MariaDB server's pid, when this machine runs it (for its CPU time)."""
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/comm" % name) as handle:
+                    if handle.read().strip() in ("mariadbd", "mysqld"):
+                        return int(name)
+            except OSError:
+                continue
+    return None
+
+
+def _cpu_seconds(pid):
+    """(this process, the server) CPU seconds so far (server None if unknown)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    server = None
+    if pid is not None:
+        try:
+            with open("/proc/%d/stat" % pid) as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            server = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except OSError:
+            server = None
+    return usage.ru_utime + usage.ru_stime, server
+
+
+def measure(run, server_pid):
+    """Run *run* (returns points, seconds); return points/s and CPU us per point."""
+    client0, server0 = _cpu_seconds(server_pid)
+    points, elapsed = run()
+    client1, server1 = _cpu_seconds(server_pid)
+    return {"rate": points / elapsed, "client_us": (client1 - client0) / points * 1e6,
+            "server_us": None if server0 is None or server1 is None else (server1 - server0) / points * 1e6}
+
+
 # -- peers --------------------------------------------------------------------
 def run_logger(setup, points, spool_dir=None):
     """Points/s through ContinuousLogger (optionally with a spool)."""
@@ -134,7 +172,7 @@ def run_logger(setup, points, spool_dir=None):
     if spool_dir is not None:
         os.remove(kwargs["spool"])
     assert left == 0, "%d points not written" % left
-    return points / elapsed
+    return points, elapsed
 
 
 def run_executemany(setup, points, batch=1000):
@@ -152,7 +190,7 @@ def run_executemany(setup, points, batch=1000):
         conn.commit()
     elapsed = time.perf_counter() - started
     conn.close()
-    return points / elapsed
+    return points, elapsed
 
 
 def run_per_point(setup, seconds):
@@ -169,7 +207,7 @@ def run_per_point(setup, seconds):
         count += 1
     elapsed = time.perf_counter() - started
     conn.close()
-    return count / elapsed
+    return count, elapsed
 
 
 def run_sqlite_logger(path, table, codenames, points):
@@ -183,7 +221,7 @@ def run_sqlite_logger(path, table, codenames, points):
     elapsed = time.perf_counter() - started
     logger.stop()
     assert left == 0
-    return points / elapsed
+    return points, elapsed
 
 
 def run_sqlite_executemany(path, table, ids, points, batch=1000):
@@ -199,7 +237,7 @@ def run_sqlite_executemany(path, table, ids, points, batch=1000):
         conn.commit()
     elapsed = time.perf_counter() - started
     conn.close()
-    return points / elapsed
+    return points, elapsed
 
 
 # -- outages --------------------------------------------------------------------
@@ -300,6 +338,7 @@ def main(quick=False):
     sqlite_path = os.path.join(tmp, "bench.sqlite3")
     sqlite_ids = create_tables("dateplots_bench", ["s_a", "s_b"], sqlite_path=sqlite_path)
     results = {}
+    server_pid = _server_pid()
     peers = [
         ("logger", "ContinuousLogger -> MariaDB", lambda: run_logger(setup, config["points"])),
         ("logger_spool", "ContinuousLogger + spool -> MariaDB", lambda: run_logger(setup, config["points"], tmp)),
@@ -314,7 +353,7 @@ def main(quick=False):
         for round_number in range(config["rounds"]):
             shift = round_number % len(peers)
             for key, _label, run in peers[shift:] + peers[:shift]:
-                results.setdefault(key, []).append(run())
+                results.setdefault(key, []).append(measure(run, server_pid))
         outages = [outage_run(admin, config["outage_points"], layout) for layout in ("flubber", "legacy")]
     finally:
         setup.drop()
@@ -323,17 +362,26 @@ def main(quick=False):
             os.remove(os.path.join(tmp, name))
         os.rmdir(tmp)
 
-    median = {key: statistics.median(values) for key, values in results.items()}
+    median = {key: statistics.median(run["rate"] for run in runs) for key, runs in results.items()}
+
+    def cpu(key, side):
+        values = [run[side] for run in results[key] if run[side] is not None]
+        return "%.1f" % statistics.median(values) if values else "?"
+
     print("Points/s into MariaDB %s (InnoDB, one table: TIMESTAMP(6), unique (origin, seq), key (type, time));"
           % _server_version())
-    print("%d points per run, median of %d rounds, peers alternated.\n" % (config["points"], config["rounds"]))
+    print("%d points per run, median of %d rounds, peers alternated; load average %s."
+          % (config["points"], config["rounds"], " ".join("%.2f" % load for load in os.getloadavg())))
+    print("CPU us/point: this process (logger greenlet, threads, producer) and the MariaDB server.\n")
     rows = []
     for key, label, _run in peers:
         reference = "sqlite_raw" if key.startswith("sqlite") else "raw"
         rows.append((label, "{:,.0f}".format(median[key]), "%.2fx" % (median[key] / median[reference]),
                      "%.1fx" % (median[key] / median["per_point"]) if not key.startswith("sqlite") else "",
-                     " ".join("{:,.0f}".format(value) for value in results[key])))
-    _table(rows, ("method", "points/s", "vs raw executemany", "vs per-point", "rounds"))
+                     cpu(key, "client_us"), cpu(key, "server_us") if not key.startswith("sqlite") else "",
+                     " ".join("{:,.0f}".format(run["rate"]) for run in results[key])))
+    _table(rows, ("method", "points/s", "vs raw executemany", "vs per-point", "CPU client", "CPU server",
+                  "rounds"))
 
     print("\nThree outages in one run (%d points each):" % config["outage_points"])
     rows = [(o["layout"] + (" (unique key)" if o["layout"] == "flubber" else " (no unique key)"),
