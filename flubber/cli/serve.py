@@ -113,8 +113,11 @@ def run(args):
     node.serve_forever()
     if display is not None:
         display.join(timeout=2)
-    print("node %s stopped%s" % (config.name, "; %d points not logged" % node.unlogged if node.unlogged else
-                                 ""), flush=True)
+    status = node.status()
+    readings = sum(item["readings"] for item in status["instruments"])
+    logged = (status.get("logger") or {}).get("written", 0)
+    print("node %s stopped: %d readings, %d points logged, %d not logged"
+          % (config.name, readings, logged, node.unlogged), flush=True)
     return 1 if node.unlogged else 0
 
 

@@ -125,3 +125,10 @@ def test_plot_of_an_unknown_codename_says_which_exist(tmp_path):
     result = flubber("plot", "sqlite:///%s" % (tmp_path / "x.sqlite"), "other", "-o", str(tmp_path / "p.png"))
     assert result.returncode == 1
     assert "unknown codename other" in result.stderr and "known" in result.stderr
+
+
+def test_node_benchmark_runs_in_quick_mode():
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "run.py"), "node", "--quick"],
+                            capture_output=True, text=True, timeout=100)
+    assert result.returncode == 0, result.stderr
+    assert "pull requests/s" in result.stdout and "no point lost" in result.stdout
