@@ -6,7 +6,9 @@ names (``io``, ``sockets``, ...) to run only those; ``--quick`` shortens every
 benchmark to a smoke run (the test suite uses it to check they still work).
 """
 import argparse
+import contextlib
 import glob
+import io
 import importlib.util
 import os
 import sys
@@ -32,12 +34,27 @@ def load(path):
     return module
 
 
+class _Tee(io.StringIO):
+    """Collect what is printed while passing it on to the terminal."""
+
+    def __init__(self, terminal):
+        super().__init__()
+        self._terminal = terminal
+
+    def write(self, text):
+        self._terminal.write(text)
+        self._terminal.flush()
+        return super().write(text)
+
+
 def main(argv=None):
     """Run the chosen benchmarks; return the exit status."""
     benches = available()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="benchmarks to run (default all): %s" % ", ".join(benches))
     parser.add_argument("--quick", action="store_true", help="tiny sizes: check that they run, not how fast")
+    parser.add_argument("--save", metavar="DIR",
+                        help="also write each benchmark's output to DIR/NAME.txt (docs/bench feeds the docs)")
     args = parser.parse_args(argv)
     unknown = [name for name in args.names if name not in benches]
     if unknown:
@@ -47,8 +64,16 @@ def main(argv=None):
         print("benchmark %s%s" % (name, " (quick)" if args.quick else ""))
         print("=" * 72, flush=True)
         started = time.perf_counter()
-        load(benches[name]).main(quick=args.quick)
+        captured = _Tee(sys.stdout)
+        with contextlib.redirect_stdout(captured):
+            load(benches[name]).main(quick=args.quick)
         print("(%s took %.1f s)\n" % (name, time.perf_counter() - started), flush=True)
+        if args.save:
+            os.makedirs(args.save, exist_ok=True)
+            stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+            with open(os.path.join(args.save, name + ".txt"), "w", encoding="utf-8") as handle:
+                handle.write("# python bench/run.py %s, %s, %d CPUs\n" % (name, stamp, os.cpu_count()))
+                handle.write(captured.getvalue())
     return 0
 
 
