@@ -53,11 +53,24 @@ class Stats:
 
 
 class _Server(DatagramServer):
-    """A :class:`~gevent.server.DatagramServer` that reads whole datagrams.
+    """A :class:`~gevent.server.DatagramServer` that reads whole datagrams in batches.
 
     The stock server reads 8192 bytes and so silently truncates larger
     requests; this one reads one byte more than the largest request it
     accepts, so an oversized request is seen as such and answered.
+
+    The stock server also returns one datagram per :meth:`do_read` and goes
+    through its spawn machinery for each. Here :meth:`do_read` itself hands
+    the waiting datagrams straight to the handler and returns None, so a
+    readiness event costs one Python loop over ``recvfrom_into`` calls. The
+    handler runs in the hub and must not block or raise.
+
+    How many datagrams one event reads adapts: an empty read (EAGAIN) costs
+    a system call as dear as a real one, so after a batch of *n* the next
+    event reads at most *n* without probing for more, and a batch that
+    filled its budget doubles it (up to ``max_accept``). One polling client
+    then costs three system calls per request, as with one thread and
+    ``select``; many clients share each wake-up and the empty read.
     """
 
     #: Never SO_REUSEADDR: on Linux it would let a second UDP socket bind a
@@ -69,18 +82,28 @@ class _Server(DatagramServer):
         self._raw = getattr(listener, "_sock", listener)
         self._buffer = bytearray(max_request_size + 1)
         self._view = memoryview(self._buffer)
+        self._on_datagram = handle
+        self._budget = 1
 
     def do_read(self):
-        """Return ``(request bytes, address)``, or None when nothing is waiting."""
-        try:
-            size, address = self._raw.recvfrom_into(self._buffer)
-        except (BlockingIOError, InterruptedError):
-            return None
-        except OSError as exc:
-            # An ICMP error queued on the socket, say; reading again clears it.
-            LOG.debug("recvfrom on %s failed: %s", self.address, exc)
-            return None
-        return self._view[:size].tobytes(), address
+        """Answer every waiting datagram (at most ``max_accept``); return None."""
+        receive, buffer, view, handle = (self._raw.recvfrom_into, self._buffer, self._view,
+                                         self._on_datagram)
+        budget = self._budget
+        for count in range(budget):
+            try:
+                size, address = receive(buffer)
+            except (BlockingIOError, InterruptedError):
+                # Next time read just as many and skip this empty read.
+                self._budget = count or 1
+                return None
+            except OSError as exc:
+                # An ICMP error queued on the socket, say; reading again clears it.
+                LOG.debug("recvfrom on %s failed: %s", self.address, exc)
+                return None
+            handle(view[:size].tobytes(), address)
+        self._budget = min(budget * 2, self.max_accept)
+        return None
 
 
 class UDPSocketBase:
