@@ -242,9 +242,13 @@ class LocalSession(Session):
         self._readers = []
         ends = []
         try:
-            for _ in (STDOUT, STDERR):
-                # a socket pair, not a pipe: see _output_channel()
-                ends.append(_output_channel(self.socket_buffer_size))
+            try:
+                for _ in (STDOUT, STDERR):
+                    # a socket pair, not a pipe: see _output_channel()
+                    ends.append(_output_channel(self.socket_buffer_size))
+            except OSError as exc:
+                raise DeviceError("cannot make the output channels of %s: %s" % (
+                    shlex.join(argv), exc.strerror or exc)) from exc
             try:
                 self._process = gevent.subprocess.Popen(
                     argv, stdin=gevent.subprocess.DEVNULL, stdout=ends[0][1].fileno(),
@@ -254,8 +258,12 @@ class LocalSession(Session):
                     shlex.join(argv), exc.strerror or exc)) from exc
             for channel, (ours, theirs) in zip((STDOUT, STDERR), ends):
                 theirs.close()
-                stream = TTYStream(ours.fileno(), readable=True)
-                ours.close()
+                try:
+                    stream = TTYStream(ours.fileno(), readable=True)
+                except StreamError as exc:
+                    raise DeviceError("cannot read the %s of %s: %s" % (channel, shlex.join(argv), exc)) from exc
+                finally:
+                    ours.close()
                 stream.read_chunk_size = self.read_chunk_size
                 self._streams.append(stream)
                 self._readers.append(gevent.spawn(self._pump, channel, stream))

@@ -266,7 +266,7 @@ class TheDump:
         result = self.result
         try:
             session = self.connection.open(self.command, self.timeout)
-        except DeviceError as exc:
+        except (DeviceError, StreamError) as exc:
             self._fail(str(exc))
             return
         stderr = LineSplitter()

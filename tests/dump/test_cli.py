@@ -108,3 +108,12 @@ def test_the_example_ini_runs_from_the_real_command_line(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "4 dumps: 4 done, 0 failed" in done.stdout
     assert (tmp_path / "ticks.txt").read_text() == "tick 1\ntick 2\ntick 3\n"
+
+
+def test_the_demo_script_dumps_three_devices(tmp_path):
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "dump_demo.py"),
+                           "--output-dir", str(tmp_path)], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "console.txt").read_text() == "booting\nready\n"
+    status = (tmp_path / "scope-status.txt").read_text()
+    assert status.startswith("channel 1: 1.007 V") and "scope>" not in status

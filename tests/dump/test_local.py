@@ -180,3 +180,16 @@ def test_a_session_hands_back_stdout_and_stderr_as_they_arrive():
         assert seen == {(STDOUT, b"out\n"), (STDERR, b"err\n")}
         assert session.read(5) == (END, b"")
     assert session.exit_status == 0
+
+
+def test_no_descriptor_leaks_after_many_dumps(tmp_path):
+    def open_fds():
+        return len(os.listdir("/proc/self/fd"))
+
+    TheDump("echo warm-up", identifier="warm", output_dir=str(tmp_path))()
+    before = open_fds()
+    for n in range(20):
+        TheDump("echo %d; echo e >&2" % n, identifier="n", output_dir=str(tmp_path))()
+        TheDump("sleep 600", identifier="s", output_dir=str(tmp_path), timeout=0.01)()
+        TheDump("x", LocalDevice(prefix="no-such-program-flubber"), identifier="m", output_dir=str(tmp_path))()
+    assert open_fds() == before
