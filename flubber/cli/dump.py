@@ -13,6 +13,7 @@ import gevent
 import gevent.pool
 
 from flubber.dump import DumpConfiguration, DumpConfigurationError
+from flubber.dump._protocol import positive_seconds
 
 __all__ = ["register", "run"]
 
@@ -38,12 +39,9 @@ timestamp). See examples/dump.ini.
 
 def _seconds(text):
     try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError("must be a positive number of seconds, got %r" % text)
-    return value
+        return positive_seconds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _count(text):

@@ -9,7 +9,8 @@
 """
 import re
 
-__all__ = ["LineSplitter", "OutputFilter", "identifier_for", "check_identifier", "compile_prompt"]
+__all__ = ["LineSplitter", "OutputFilter", "identifier_for", "check_identifier", "compile_prompt",
+           "positive_seconds"]
 
 #: Bytes at the end of the received data in which a prompt is looked for.
 PROMPT_WINDOW = 4096
@@ -179,3 +180,14 @@ def check_identifier(identifier):
         raise ValueError("dump identifier %r cannot name a file: use letters, digits, '_', '-' "
                          "and '.' (no '/')" % (identifier,))
     return identifier
+
+
+def positive_seconds(value):
+    """Return *value* (a number or its text) as float seconds; ValueError unless positive and finite."""
+    try:
+        number = float(str(value).strip()) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not number > 0 or number == float("inf"):
+        raise ValueError("must be a positive number of seconds, got %r" % (value,))
+    return number

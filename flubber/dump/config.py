@@ -24,7 +24,7 @@ import os
 import textwrap
 
 from flubber.dump._exceptions import DumpConfigurationError
-from flubber.dump._protocol import check_identifier
+from flubber.dump._protocol import check_identifier, positive_seconds
 from flubber.dump.devices import DEVICE_KINDS, make_device, parse_bool
 from flubber.dump.thedump import TheDump
 
@@ -183,12 +183,9 @@ class DumpConfiguration:
 
     def _seconds(self, value, section, option):
         try:
-            number = float(value)
-        except ValueError:
-            number = float("nan")
-        if not number > 0 or number == float("inf"):
-            raise self._error("must be a positive number of seconds, got %r" % value, section, option)
-        return number
+            return positive_seconds(value)
+        except ValueError as exc:
+            raise self._error(str(exc), section, option) from None
 
     def _load_device(self, parser):
         section = DumpConstants.device_section

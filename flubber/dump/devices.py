@@ -34,12 +34,12 @@ import gevent.subprocess
 from gevent.queue import Empty, Queue
 
 from flubber.dump._exceptions import DeviceError
-from flubber.dump._protocol import OutputFilter, compile_prompt
+from flubber.dump._protocol import OutputFilter, compile_prompt, positive_seconds
 from flubber.io import SerialStream, StreamError, TCPClient, TTYStream
 
 __all__ = [
     "STDOUT", "STDERR", "END",
-    "Session", "Device", "LocalDevice", "TCPDevice", "SerialDevice",
+    "Session", "Device", "LocalDevice", "LineDevice", "TCPDevice", "SerialDevice",
     "DEVICE_KINDS", "make_device",
 ]
 
@@ -153,16 +153,6 @@ def _port(text):
     value = _positive_int(text)
     if value > 65535:
         raise ValueError("a TCP port is between 1 and 65535, got %r" % (text,))
-    return value
-
-
-def _positive_float(text):
-    try:
-        value = float(str(text).strip())
-    except ValueError:
-        value = float("nan")
-    if not value > 0 or value == float("inf"):
-        raise ValueError("must be a positive number of seconds, got %r" % (text,))
     return value
 
 
@@ -556,7 +546,48 @@ def _now():
     return time.monotonic()
 
 
-class TCPDevice(Device):
+class LineDevice(Device):
+    """Base class of the devices that take a command line and answer on one stream.
+
+    :param prompt: regular expression of the device's prompt, e.g.
+        ``r"\\$ "`` or ``r"^\\S+> "``; with it the output ends at the prompt,
+        and the dump waits for the first prompt before sending the command.
+        Without it the output ends at silence or when the device closes.
+    :param line_ending: sent after the command (``"\\n"``, ``"\\r\\n"``).
+    :param strip_echo: drop a first output line equal to the command.
+    """
+
+    #: Options an INI ``[device]`` section must have for this kind.
+    _REQUIRED = ()
+    #: How they look, for the error message when one is missing.
+    _EXAMPLE = ""
+
+    def __init__(self, prompt=None, line_ending="\n", strip_echo=True):
+        compile_prompt(prompt)  # a bad pattern fails here, not at the first dump
+        self.prompt = prompt
+        self.line_ending = parse_line_ending(line_ending)
+        self.strip_echo = strip_echo
+
+    @classmethod
+    def from_options(cls, options):
+        """See :meth:`Device.from_options`; the kind's required options must be there."""
+        missing = [name for name in cls._REQUIRED if name not in options]
+        if missing:
+            raise ValueError("kind = %s needs %s (e.g. %s)" % (cls.kind, " and ".join(missing), cls._EXAMPLE))
+        return super().from_options(options)
+
+    def _start(self, stream, command, timeout, wake=False, on_close=None):
+        """Return a started :class:`LineSession` on *stream* (closed again if starting fails)."""
+        session = LineSession(stream, command, self.prompt, self.line_ending, self.strip_echo, on_close=on_close)
+        try:
+            session.start(timeout, wake=wake)
+        except BaseException:
+            session.close()
+            raise
+        return session
+
+
+class TCPDevice(LineDevice):
     """A telnet-like device on a TCP port: one connection per command.
 
     The device is expected to read a command line and answer with its
@@ -565,35 +596,22 @@ class TCPDevice(Device):
 
     :param host: host name or address.
     :param port: TCP port.
-    :param prompt: regular expression of the device's prompt, e.g.
-        ``r"\\$ "`` or ``r"^\\S+> "``; with it the output ends at the prompt,
-        and the dump waits for the first prompt before sending the command.
-        Without it the output ends at silence or when the device closes.
-    :param line_ending: sent after the command (``"\\n"``, ``"\\r\\n"``).
-    :param strip_echo: drop a first output line equal to the command.
     :param connect_timeout: seconds to connect (default: the dump's timeout).
+
+    *prompt*, *line_ending* and *strip_echo* are those of :class:`LineDevice`.
     """
 
     kind = "tcp"
     _OPTIONS = {"host": str, "port": _port, "prompt": _prompt, "line_ending": parse_line_ending,
-                "strip_echo": parse_bool, "connect_timeout": _positive_float}
+                "strip_echo": parse_bool, "connect_timeout": positive_seconds}
+    _REQUIRED = ("host", "port")
+    _EXAMPLE = "host = 192.168.1.20, port = 23"
 
     def __init__(self, host, port, prompt=None, line_ending="\n", strip_echo=True, connect_timeout=None):
+        super().__init__(prompt, line_ending, strip_echo)
         self.host = host
         self.port = int(port)
-        compile_prompt(prompt)
-        self.prompt = prompt
-        self.line_ending = parse_line_ending(line_ending)
-        self.strip_echo = strip_echo
         self.connect_timeout = connect_timeout
-
-    @classmethod
-    def from_options(cls, options):
-        """See :meth:`Device.from_options`; ``host`` and ``port`` are required."""
-        missing = [name for name in ("host", "port") if name not in options]
-        if missing:
-            raise ValueError("kind = tcp needs %s (e.g. host = 192.168.1.20, port = 23)" % " and ".join(missing))
-        return super().from_options(options)
 
     def open(self, command, timeout=5.0):
         """Connect, wait for the prompt (if any) and send *command*; see :meth:`Device.open`."""
@@ -603,19 +621,13 @@ class TCPDevice(Device):
         except StreamError as exc:
             client.abort()
             raise DeviceError("cannot connect to %s:%d: %s" % (self.host, self.port, exc)) from exc
-        session = LineSession(client, command, self.prompt, self.line_ending, self.strip_echo)
-        try:
-            session.start(timeout)
-        except BaseException:
-            session.close()
-            raise
-        return session
+        return self._start(client, command, timeout)
 
     def __repr__(self):
         return "TCPDevice(%r, %d)" % (self.host, self.port)
 
 
-class SerialDevice(Device):
+class SerialDevice(LineDevice):
     """A console on a serial port (pyserial): one command at a time.
 
     Concurrent dumps on the same device take turns (a serial line carries
@@ -623,34 +635,26 @@ class SerialDevice(Device):
 
     :param url: port name or pyserial URL (``/dev/ttyUSB0``, ``socket://host:port``).
     :param baudrate: bits per second.
-    :param prompt: as for :class:`TCPDevice`; a bare line ending is sent
-        first so the console prints a fresh prompt.
-    :param line_ending: sent after the command.
-    :param strip_echo: drop a first output line equal to the command.
     :param serial_options: further :class:`~flubber.io.SerialStream`
         settings (``parity``, ``rtscts``, ...).
+
+    *prompt*, *line_ending* and *strip_echo* are those of :class:`LineDevice`;
+    with a prompt a bare line ending is sent first so the console prints a
+    fresh one.
     """
 
     kind = "serial"
     _OPTIONS = {"url": str, "baudrate": _positive_int, "prompt": _prompt, "line_ending": parse_line_ending,
                 "strip_echo": parse_bool}
+    _REQUIRED = ("url",)
+    _EXAMPLE = "url = /dev/ttyUSB0, baudrate = 115200"
 
     def __init__(self, url, baudrate=9600, prompt=None, line_ending="\n", strip_echo=True, **serial_options):
+        super().__init__(prompt, line_ending, strip_echo)
         self.url = url
         self.baudrate = int(baudrate)
-        compile_prompt(prompt)
-        self.prompt = prompt
-        self.line_ending = parse_line_ending(line_ending)
-        self.strip_echo = strip_echo
         self.serial_options = serial_options
         self._turn = gevent.lock.Semaphore(1)
-
-    @classmethod
-    def from_options(cls, options):
-        """See :meth:`Device.from_options`; ``url`` is required."""
-        if "url" not in options:
-            raise ValueError("kind = serial needs url (e.g. url = /dev/ttyUSB0, baudrate = 115200)")
-        return super().from_options(options)
 
     def open(self, command, timeout=5.0):
         """Wait for the port, open it, wait for the prompt (if any) and send *command*."""
@@ -663,14 +667,7 @@ class SerialDevice(Device):
         except BaseException:
             self._turn.release()
             raise
-        session = LineSession(stream, command, self.prompt, self.line_ending, self.strip_echo,
-                              on_close=self._turn.release)
-        try:
-            session.start(timeout, wake=True)
-        except BaseException:
-            session.close()
-            raise
-        return session
+        return self._start(stream, command, timeout, wake=True, on_close=self._turn.release)
 
     def __repr__(self):
         return "SerialDevice(%r, %d)" % (self.url, self.baudrate)

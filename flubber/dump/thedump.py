@@ -26,7 +26,7 @@ import gevent
 import gevent.pool
 
 from flubber.dump._exceptions import DeviceError
-from flubber.dump._protocol import LineSplitter, check_identifier, identifier_for
+from flubber.dump._protocol import LineSplitter, check_identifier, identifier_for, positive_seconds
 from flubber.dump.devices import END, STDOUT, Device, LocalDevice
 from flubber.io import StreamError
 
@@ -135,12 +135,9 @@ def _check_seconds(name, value, allow_none=False):
     if value is None and allow_none:
         return None
     try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = float("nan")
-    if not number > 0 or number == float("inf"):
-        raise ValueError("%s must be a positive number of seconds, got %r" % (name, value))
-    return number
+        return positive_seconds(value)
+    except ValueError as exc:
+        raise ValueError("%s %s" % (name, exc)) from None
 
 
 class TheDump:
