@@ -134,8 +134,7 @@ def _run_plain(dumps, max_concurrent, out):
     def report(dump, event):
         result = dump.result
         if event == "start":
-            print("dump %s: started: %s -> %s" % (dump.identifier, dump.command, dump.filename),
-                  file=out, flush=True)
+            print("dump %s: started: %s" % (dump.identifier, dump.command), file=out, flush=True)
         elif result.failed:
             print("dump %s: FAILED after %.1f s, %d bytes -> %s: %s" % (
                 dump.identifier, result.duration, result.bytes, result.path, result.error), file=out, flush=True)
