@@ -2,14 +2,16 @@
 
 Making a descriptor non-blocking changes its *open file description*, which
 other processes sharing the terminal see too (a shell then reads EAGAIN).
-So the stream reopens the descriptor through ``/proc/self/fd`` when it can:
+So the stream reopens a terminal through ``/proc/self/fd`` when it can:
 a private description that may be non-blocking alone. When that is not
-possible (a socket on stdin, no /proc), it duplicates the descriptor, sets
+possible or not safe (a pipe, whose reopened end would miss the writer's
+hang-up; a socket; no /proc), it duplicates the descriptor, sets
 O_NONBLOCK and restores the original flags when the stream closes and at exit.
 """
 import atexit
 import fcntl
 import os
+import stat
 import weakref
 
 from flubber.io._stream import BaseStream
@@ -25,6 +27,13 @@ def _restore_all():
         stream._restore_flags()
 
 
+def _is_fifo(fd):
+    try:
+        return stat.S_ISFIFO(os.fstat(fd).st_mode)
+    except OSError:
+        return False
+
+
 def _private_nonblocking_fd(fd, writable, readable):
     """Return ``(new_fd, flags_to_restore)`` for a non-blocking private copy of *fd*."""
     mode = os.O_RDWR if (readable and writable) else (os.O_WRONLY if writable else os.O_RDONLY)
@@ -33,8 +42,10 @@ def _private_nonblocking_fd(fd, writable, readable):
         target = os.readlink(proc_path)
     except OSError:
         target = ""
-    # reopening /dev/ptmx would make a new pty; sockets cannot be reopened at all
-    if (target.startswith("/") or target.startswith("pipe:")) and target not in ("/dev/ptmx", "/dev/pts/ptmx"):
+    # Reopening /dev/ptmx would make a new pty; sockets cannot be reopened at all;
+    # a pipe reopened through /proc behaves as a FIFO opened anew, and epoll then
+    # never reports the hang-up of a writer that opened before it (no end of stream).
+    if target.startswith("/") and target not in ("/dev/ptmx", "/dev/pts/ptmx") and not _is_fifo(fd):
         try:
             new_fd = os.open(proc_path, mode | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
             return new_fd, None

@@ -7,6 +7,7 @@ import sys
 import termios
 import textwrap
 
+import gevent
 import pytest
 
 from flubber.io import StreamError, TTYError, TTYStream
@@ -26,17 +27,29 @@ def test_o_nonblock_does_not_leak_to_the_shared_terminal():
         os.close(slave)
 
 
-def test_o_nonblock_on_a_pipe_stays_private():
+def test_o_nonblock_on_a_pipe_is_restored_on_close():
     read_end, write_end = os.pipe()
     try:
         stream = TTYStream(read_end, readable=True)
-        assert not fcntl.fcntl(read_end, fcntl.F_GETFL) & os.O_NONBLOCK
         os.write(write_end, b"through a pipe\n")
         assert stream.read_until(b"\n") == b"through a pipe\n"
         stream.close()
+        assert not fcntl.fcntl(read_end, fcntl.F_GETFL) & os.O_NONBLOCK
     finally:
         os.close(read_end)
         os.close(write_end)
+
+
+def test_a_pipe_reader_sees_eof_when_the_writer_closes_while_it_waits():
+    read_end, write_end = os.pipe()
+    stream = TTYStream(read_end, readable=True)
+    os.close(read_end)
+    reader = gevent.spawn(stream.read_until_eof)
+    gevent.sleep(0.05)
+    os.write(write_end, b"last")
+    os.close(write_end)
+    assert reader.get(timeout=5) == b"last"
+    stream.close()
 
 
 def test_winsize_is_columns_then_rows():
