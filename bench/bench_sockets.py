@@ -12,7 +12,9 @@ Run with ``python bench/run.py sockets`` (``--quick`` for the smoke run). Two pa
    (a thread per request), and asyncio and uvloop datagram endpoints. The
    one client (a plain epoll loop in this process, pinned to the other CPU,
    the same for all) keeps 1 or 8 requests outstanding, each on its own
-   socket, and measures requests/s and each request's round trip.
+   socket, and measures requests/s, each request's round trip, and the
+   server's CPU time per request (from /proc; unlike requests/s it hardly
+   moves when other work shares the machine's two CPUs).
    Servers are alternated (the start of the order rotates each round);
    figures are medians over the rounds.
 2. **Fuzz.** 100,000 fuzzed datagrams (random bytes, mutated commands,
