@@ -248,17 +248,17 @@ def outage_run(admin, points, layout):
     proxy = FaultProxy.launch((HOST, PORT))
     url = "mysql://root:@127.0.0.1:%d/test" % proxy.port
     logger = ContinuousLogger(setup.table, "root", "", setup.codenames, url=url, query_timeout=2,
-                              connect_timeout=2, max_backoff=0.5).start()
+                              connect_timeout=2, max_backoff=0.5, max_batch=max(100, min(2000, points // 100))).start()
     name = setup.codenames[0]
     events = []
 
-    def produce(first, last):
-        for chunk in range(first, last, 1000):
-            for i in range(chunk, min(chunk + 1000, last)):
+    def produce():
+        for chunk in range(0, points, 1000):
+            for i in range(chunk, min(chunk + 1000, points)):
                 logger.enqueue_point(name, (T0 + i * 1e-4, float(i)))
             gevent.sleep(0)
 
-    def until(predicate, what, seconds=30.0):
+    def until(predicate, what, seconds=60.0):
         deadline = time.monotonic() + seconds
         while not predicate():
             if time.monotonic() > deadline:
@@ -267,31 +267,27 @@ def outage_run(admin, points, layout):
             gevent.sleep(0.0002)
         return True
 
-    def recovered(mark):
-        return lambda: logger.status()["written"] > mark and logger.status()["state"] == "connected"
+    def written(fraction):
+        return lambda: logger.status()["written"] >= fraction * points and logger.status()["state"] == "connected"
 
-    def run():
-        # each fault hits while the writer works on the points just produced,
-        # after the logger recovered from the one before: three outages
-        cut = [int(points * fraction) for fraction in (0.2, 0.5, 0.8)]
-        produce(0, cut[0])
-        if until(lambda: logger.status()["in_flight"] and logger.status()["connection_id"], "a batch in flight"):
+    def faults():
+        # the producer is far ahead: each fault hits while the writer works through the backlog
+        if until(written(0.2), "20 % written") and until(
+                lambda: logger.status()["in_flight"] and logger.status()["connection_id"], "a batch in flight"):
             _sql(admin, "KILL CONNECTION %s", (logger.status()["connection_id"],))
             events.append("KILL CONNECTION at %d written" % logger.status()["written"])
-        mark = logger.status()["written"]
-        produce(cut[0], cut[1])
-        until(recovered(mark), "recovery from the KILL")
-        proxy.down()
-        events.append("server unreachable for 1.0 s at %d written" % logger.status()["written"])
-        gevent.sleep(1.0)
-        proxy.up()
-        mark = logger.status()["written"]
-        produce(cut[1], cut[2])
-        until(recovered(mark), "recovery from the unreachable server")
-        proxy.drop_replies(b"INSERT" if layout == "flubber" else b"COMMIT")
-        produce(cut[2], points)
-        if until(lambda: proxy.commits_dropped, "a lost reply"):
-            events.append("reply to a committed batch lost at %d written" % logger.status()["written"])
+        if until(written(0.5), "50 % written"):
+            proxy.down()
+            events.append("server unreachable for 1.0 s at %d written" % logger.status()["written"])
+            gevent.sleep(1.0)
+            proxy.up()
+        if until(written(0.8), "80 % written"):
+            proxy.drop_replies(b"INSERT" if layout == "flubber" else b"COMMIT")
+            if until(lambda: proxy.commits_dropped, "a lost reply"):
+                events.append("reply to a committed batch lost at %d written" % logger.status()["written"])
+
+    def run():
+        gevent.joinall([gevent.spawn(produce), gevent.spawn(faults)], raise_error=True)
 
     started = time.perf_counter()
     gevent.spawn(run).get(timeout=600)
