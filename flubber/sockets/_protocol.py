@@ -330,6 +330,8 @@ class PullProtocol(_ProtocolBase):
         # next set_point. Only known requests are kept, so it stays small.
         self._cache = {}
         self._cache_since = self._cache_until = 0.0
+        # Without timeouts no reply depends on the time: cached ones never expire.
+        self._timeless = all(timeout is None for timeout in timeouts)
 
     # -- points --------------------------------------------------------
 
@@ -382,8 +384,10 @@ class PullProtocol(_ProtocolBase):
         changes or turns old, so polling the same socket from many clients
         costs one dict look-up per request.
         """
-        now = self.clock()
         cached = self._cache.get(request)
+        if cached is not None and self._timeless:
+            return cached
+        now = self.clock()
         if cached is not None and self._cache_since <= now < self._cache_until:
             return cached
         command = self._decode(request)

@@ -62,7 +62,7 @@ class _Server(DatagramServer):
     The stock server also returns one datagram per :meth:`do_read` and goes
     through its spawn machinery for each. Here :meth:`do_read` itself hands
     the waiting datagrams straight to the handler and returns None, so a
-    readiness event costs one Python loop over ``recvfrom_into`` calls. The
+    readiness event costs one Python loop over ``recvfrom`` calls. The
     handler runs in the hub and must not block or raise.
 
     How many datagrams one event reads adapts: an empty read (EAGAIN) costs
@@ -80,19 +80,17 @@ class _Server(DatagramServer):
     def __init__(self, listener, handle, max_request_size):
         super().__init__(listener, handle=handle, spawn=None)
         self._raw = getattr(listener, "_sock", listener)
-        self._buffer = bytearray(max_request_size + 1)
-        self._view = memoryview(self._buffer)
+        self._read_size = max_request_size + 1
         self._on_datagram = handle
         self._budget = 1
 
     def do_read(self):
         """Answer every waiting datagram (at most ``max_accept``); return None."""
-        receive, buffer, view, handle = (self._raw.recvfrom_into, self._buffer, self._view,
-                                         self._on_datagram)
+        receive, size, handle = self._raw.recvfrom, self._read_size, self._on_datagram
         budget = self._budget
         for count in range(budget):
             try:
-                size, address = receive(buffer)
+                request, address = receive(size)
             except (BlockingIOError, InterruptedError):
                 # Next time read just as many and skip this empty read.
                 self._budget = count or 1
@@ -101,7 +99,7 @@ class _Server(DatagramServer):
                 # An ICMP error queued on the socket, say; reading again clears it.
                 LOG.debug("recvfrom on %s failed: %s", self.address, exc)
                 return None
-            handle(view[:size].tobytes(), address)
+            handle(request, address)
         self._budget = min(budget * 2, self.max_accept)
         return None
 
