@@ -179,6 +179,7 @@ def serve_fuzz():
     _announce(pull.port, push.port)
     done.wait()
     stats = {"pull": pull.stats.as_dict(), "push": push.stats.as_dict()}
+    stats["push"]["updated_codenames"] = len(push.updated[1])
     pull.stop()
     push.stop()
     print("STATS", json.dumps(stats), flush=True)
@@ -613,6 +614,8 @@ def report_fuzz(cfg, results, stats):
         ok = ok and (result["replies"] == result["sent"] == cfg["fuzz"] and not result["malformed"]
                      and not result["missing"] and not result["extra"] and stat["errors"] == 0
                      and stat["requests"] == stat["replies"] and growth < BAR_RSS_GROWTH_KIB)
+    print("distinct codenames the push socket keeps in 'updated' (by design, as PyExpLabSys): %d"
+          % stats["push"]["updated_codenames"])
     for kind in ("pull", "push"):
         print("RSS samples %s (datagrams: KiB): %s" % (kind, ", ".join(
             "%d: %d" % sample for sample in results[kind]["rss"])))
