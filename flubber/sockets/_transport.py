@@ -5,9 +5,9 @@ error at once, as in PyExpLabSys), serves from :meth:`UDPSocketBase.start`
 on a :class:`gevent.server.DatagramServer`, and frees the port the moment
 :meth:`UDPSocketBase.stop` returns.
 
-The datagram server reads up to :attr:`DatagramServer.max_accept` requests
-per readiness event in the hub and hands each to the socket's
-``_on_datagram``; no greenlet is spawned per request. Replies are sent with
+The datagram server reads a batch of requests per readiness event in the
+hub (its size adapts to the load, at most ``max_accept``) and hands each to
+the socket's ``_on_datagram``; no greenlet is spawned per request. Replies are sent with
 one non-blocking ``sendto`` each; should the kernel's send buffer be full,
 they wait in a bounded outbox that one writer greenlet drains in order.
 """
