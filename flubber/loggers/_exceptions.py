@@ -117,9 +117,11 @@ class SpoolError(LoggerError):
 
 
 class DatabaseError(LoggerError):
-    """A database call made directly for the caller failed.
+    """The database refuses what the caller asked for at once.
 
     Raised by :func:`~flubber.loggers.create_tables`, which runs its
-    statements at once rather than queueing them; the driver's exception is
-    chained as ``__cause__``.
+    statements directly, when the database refuses them; and by
+    ``start()`` when the server refuses the account or the database (wrong
+    password, unknown database, missing privilege). The driver's exception
+    is chained as ``__cause__`` or quoted in the message.
     """

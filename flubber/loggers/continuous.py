@@ -591,7 +591,9 @@ class ContinuousLogger:
             fatal = isinstance(exc, (UnknownCodenameError, TableError))
             if first and not fatal and not isinstance(exc, LoggerError) and backend.classify(exc) == NEEDS_HUMAN:
                 fatal = True
-                exc = DatabaseError("%s refuses the logger: %s" % (self.settings.describe(), exc))
+                refused = DatabaseError("%s refuses the logger: %s" % (self.settings.describe(), exc))
+                refused.__cause__ = exc
+                exc = refused
             if fatal:
                 self._fail(exc)
                 return None
