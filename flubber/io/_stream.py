@@ -263,22 +263,7 @@ class BaseStream:
         """
         if not delimiter:
             raise ValueError("delimiter must not be empty")
-        self._enter_read()
-        try:
-            rbuf = self._rbuf
-            limit = self.max_buffer_size if max_bytes is None else max_bytes
-            while True:
-                end = rbuf.find_delimiter(delimiter)
-                if end >= 0:
-                    if end > limit:
-                        raise self._overflow(limit)
-                    return rbuf.take(end)
-                if len(rbuf) > limit:
-                    raise self._overflow(limit)
-                if not self._fill():
-                    return rbuf.take_all()
-        finally:
-            self._reader = None
+        return self._read_through(self._rbuf.find_delimiter, delimiter, max_bytes)
 
     def read_until_regex(self, regex, max_bytes=None):
         """Read until the regular expression *regex* (bytes or compiled) matches.
@@ -286,12 +271,16 @@ class BaseStream:
         The result ends with the match. End of stream and *max_bytes* behave
         as in :meth:`read_until`. Compiled patterns are cached.
         """
+        return self._read_through(self._rbuf.find_regex, regex, max_bytes)
+
+    def _read_through(self, find, target, max_bytes):
+        """Read until ``find(target)`` gives the end of a match; shared by read_until*."""
         self._enter_read()
         try:
             rbuf = self._rbuf
             limit = self.max_buffer_size if max_bytes is None else max_bytes
             while True:
-                end = rbuf.find_regex(regex)
+                end = find(target)
                 if end >= 0:
                     if end > limit:
                         raise self._overflow(limit)
