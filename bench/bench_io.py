@@ -21,7 +21,6 @@ Run with ``python bench/run.py io`` (``--quick`` for the smoke run). Three parts
 
 It ends with the issue's bars, each marked met or missed with its figure.
 """
-import importlib.util
 import json
 import os
 import resource
@@ -33,21 +32,14 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+from _procs import ROOT, BenchFailure, child_env, machine_busy_seconds, pick_cpus  # noqa: E402
 SERVERS = os.path.join(HERE, "io_servers.py")
 CLIENT = os.path.join(HERE, "io_client.py")
 READUNTIL = os.path.join(HERE, "io_readuntil.py")
 
-
-def _load_helper(name):
-    """Import ``bench/<name>.py`` (the bench folder is not a package)."""
-    spec = importlib.util.spec_from_file_location("flubber_bench_" + name, os.path.join(HERE, name + ".py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-machine_busy_seconds = _load_helper("io_client").machine_busy_seconds
 
 KINDS = ("flubber", "gevent", "asyncio", "uvloop", "threads")
 LABELS = {
@@ -91,24 +83,6 @@ FOREIGN_LIMIT = 0.3
 FD_MARGIN = 200
 
 
-class BenchFailure(Exception):
-    """Raised when a server or the client fails; the table shows it as failed."""
-
-
-def _env():
-    env = dict(os.environ)
-    env["PYTHONPATH"] = ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
-
-
-def pick_cpus():
-    """Return ``(server_cpu, client_cpu)``, or ``(None, None)`` with fewer than 2 CPUs."""
-    cpus = sorted(os.sched_getaffinity(0))
-    if len(cpus) < 2:
-        return None, None
-    return cpus[1], cpus[0]
-
-
 class ServerProcess:
     """One echo server in its own process (a context manager)."""
 
@@ -119,7 +93,7 @@ class ServerProcess:
             args += ["--cpu", str(cpu)]
         self._stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self._stderr, cwd=ROOT, env=_env())
+                                     stderr=self._stderr, cwd=ROOT, env=child_env())
         try:
             self.port = self._read_port(timeout=30.0)
         except BaseException:
@@ -180,7 +154,7 @@ def run_helper(script, args, timeout, cpu=None):
     if cpu is not None:
         command += ["--cpu", str(cpu)]
     try:
-        done = subprocess.run(command, capture_output=True, timeout=timeout, cwd=ROOT, env=_env())
+        done = subprocess.run(command, capture_output=True, timeout=timeout, cwd=ROOT, env=child_env())
     except subprocess.TimeoutExpired as exc:
         raise BenchFailure("%s timed out after %s s" % (os.path.basename(script), timeout)) from exc
     if done.returncode != 0:

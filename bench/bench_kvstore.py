@@ -40,7 +40,10 @@ import time
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+from _procs import ROOT, BenchFailure, child_env, pick_cpus, proc_cpu_seconds  # noqa: E402
 
 TCP_KINDS = ("flubber", "gevent", "asyncio", "uvloop", "threading")
 LABELS = {
@@ -61,10 +64,6 @@ QUICK = {"rounds": 1, "duration": 0.15, "warmup": 0.05, "clients": (1, 16), "amq
 
 #: Bar of issue 6: get round trips/s over TCP with 16 clients.
 BAR_TCP_GET_16 = 10000.0
-
-
-class BenchFailure(Exception):
-    """A server or the client failed; the table shows it as failed."""
 
 
 def _sender_info():
@@ -231,21 +230,6 @@ SERVERS = {"flubber": serve_flubber, "gevent": serve_gevent, "asyncio": serve_as
 
 # == the client side =====================================================================
 
-def _env():
-    env = dict(os.environ)
-    env["PYTHONPATH"] = ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
-
-
-def pick_cpus():
-    """Return ``(server_cpu, client_cpu)``, or ``(None, None)`` with fewer than 2 CPUs."""
-    try:
-        cpus = sorted(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return None, None
-    return (cpus[0], cpus[1]) if len(cpus) >= 2 else (None, None)
-
-
 class Server:
     """One server process; ``port`` once it announced itself."""
 
@@ -254,7 +238,7 @@ class Server:
         if cpu is not None:
             command = ["taskset", "-c", str(cpu)] + command if _have_taskset() else command
         self.kind = kind
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(), cwd=ROOT)
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env(), cwd=ROOT)
         deadline = time.monotonic() + 30
         line = b""
         while time.monotonic() < deadline:
@@ -284,16 +268,6 @@ def _have_taskset():
     if _TASKSET is None:
         _TASKSET = subprocess.call(["sh", "-c", "command -v taskset"], stdout=subprocess.DEVNULL) == 0
     return _TASKSET
-
-
-def process_cpu(pid):
-    """CPU seconds (user + system) process *pid* used so far, from /proc (None elsewhere)."""
-    try:
-        with open("/proc/%d/stat" % pid) as handle:
-            fields = handle.read().rpartition(")")[2].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def load(port, clients, request, duration, warmup, counted=None):
@@ -412,10 +386,10 @@ def tcp_part(cfg):
                         pid = servers[kind].process.pid
                         counted = []
                         try:
-                            cpu_before = process_cpu(pid)
+                            cpu_before = proc_cpu_seconds(pid)
                             rate, latencies = load(servers[kind].port, clients, REQUESTS[op], cfg["duration"],
                                                    cfg["warmup"], counted)
-                            cpu_after = process_cpu(pid)
+                            cpu_after = proc_cpu_seconds(pid)
                         except (BenchFailure, OSError, ValueError) as exc:
                             failures[kind] = str(exc)
                             continue

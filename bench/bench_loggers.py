@@ -52,9 +52,11 @@ import gevent
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+for _path in (ROOT, HERE):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
 
+from _procs import proc_cpu_seconds  # noqa: E402
 from flubber.loggers import ContinuousLogger, create_tables  # noqa: E402
 
 HOST, PORT = "127.0.0.1", 3306
@@ -139,9 +141,7 @@ def _cpu_seconds(pid):
     server = None
     if pid is not None:
         try:
-            with open("/proc/%d/stat" % pid) as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-            server = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            server = proc_cpu_seconds(pid)
         except OSError:
             server = None
     return usage.ru_utime + usage.ru_stime, server

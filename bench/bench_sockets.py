@@ -41,7 +41,10 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+from _procs import ROOT, BenchFailure, child_env, pick_cpus, proc_cpu_seconds, proc_rss_kib  # noqa: E402
 
 KINDS = ("flubber", "gevent", "udpserver", "threading", "asyncio", "uvloop")
 LABELS = {
@@ -65,10 +68,6 @@ BAR_RATIO_8 = 1.5          # flubber req/s >= 1.5 x socketserver.UDPServer, 8 cl
 BAR_P99_1_US = 1000.0      # flubber p99 < 1 ms with 1 client
 BAR_RSS_GROWTH_KIB = 1024  # "RSS flat": growth after warm-up below 1 MiB
 REPLY_TIMEOUT = 2.0
-
-
-class BenchFailure(Exception):
-    """A server or the client failed; the table shows it as failed."""
 
 
 # == the servers (each runs in its own process) =========================================
@@ -193,18 +192,6 @@ SERVERS = {"flubber": serve_flubber, "gevent": serve_gevent, "udpserver": serve_
 # == the client side =====================================================================
 
 
-def _env():
-    env = dict(os.environ)
-    env["PYTHONPATH"] = ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
-
-
-def pick_cpus():
-    """Return ``(server_cpu, client_cpu)``, or ``(None, None)`` with fewer than 2 CPUs."""
-    cpus = sorted(os.sched_getaffinity(0))
-    return (cpus[1], cpus[0]) if len(cpus) >= 2 else (None, None)
-
-
 class ServerProcess:
     """One server in its own process, pinned to *cpu* (a context manager)."""
 
@@ -213,7 +200,7 @@ class ServerProcess:
         self._stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--serve", kind],
                                      stdout=subprocess.PIPE, stderr=self._stderr, cwd=ROOT,
-                                     env=_env())
+                                     env=child_env())
         try:
             if cpu is not None:
                 os.sched_setaffinity(self.proc.pid, {cpu})
@@ -234,11 +221,7 @@ class ServerProcess:
 
     def rss_kib(self):
         """The server's resident memory in KiB (VmRSS)."""
-        with open("/proc/%d/status" % self.proc.pid, encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        raise BenchFailure("no VmRSS for %s" % self.kind)
+        return proc_rss_kib(self.proc.pid)
 
     def finish(self, timeout=10.0):
         """SIGTERM the server and return its stdout lines after the port line."""
@@ -300,13 +283,6 @@ class Peers:
         self.epoll.close()
 
 
-def cpu_seconds(pid):
-    """CPU time (user + system) the process *pid* and its ended threads used."""
-    with open("/proc/%d/stat" % pid, encoding="ascii") as handle:
-        fields = handle.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def ping_pong(port, clients, duration, warmup, server_pid):
     """Keep *clients* requests out for *duration* s.
 
@@ -344,7 +320,7 @@ def ping_pong(port, clients, duration, warmup, server_pid):
                         sock.send(REQUEST)
                 continue
             if cpu_from is None and now >= measure_from:
-                cpu_from = cpu_seconds(server_pid)
+                cpu_from = proc_cpu_seconds(server_pid)
             for fd, _ in events:
                 sock = socks[fd]
                 try:
@@ -358,7 +334,7 @@ def ping_pong(port, clients, duration, warmup, server_pid):
                 sent_at[fd] = perf_ns()
                 sock.send(REQUEST)
         elapsed = now - measure_from
-        cpu = cpu_seconds(server_pid) - (cpu_from or 0.0)
+        cpu = proc_cpu_seconds(server_pid) - (cpu_from or 0.0)
     finally:
         peers.close()
     if not latencies:

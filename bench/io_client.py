@@ -27,11 +27,16 @@ import argparse
 import errno
 import json
 import os
-import resource
 import select
 import socket
 import sys
 import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+from _procs import BenchFailure, machine_busy_seconds, proc_cpu_seconds, proc_rss_kib, raise_nofile_limit  # noqa: E402
 
 HOST = "127.0.0.1"
 LINE = b"x" * 99 + b"\n"
@@ -39,41 +44,13 @@ LINE = b"x" * 99 + b"\n"
 STALL_SECONDS = 10.0
 
 
-class BenchClientError(Exception):
+class BenchClientError(BenchFailure):
     """Raised when the server misbehaves (closes, stalls, echoes wrong bytes)."""
-
-
-def proc_cpu_seconds(pid):
-    """User + system CPU seconds of process *pid* (all its threads)."""
-    with open("/proc/%d/stat" % pid) as handle:
-        fields = handle.read().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
-
-
-def proc_rss_kib(pid):
-    """VmRSS of process *pid* in KiB."""
-    with open("/proc/%d/status" % pid) as handle:
-        for line in handle:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise BenchClientError("no VmRSS in /proc/%d/status" % pid)
 
 
 def proc_fd_count(pid):
     """Number of open descriptors of process *pid*."""
     return len(os.listdir("/proc/%d/fd" % pid))
-
-
-def raise_nofile_limit():
-    """Raise the soft RLIMIT_NOFILE to the hard limit; return the new soft limit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY:
-        hard = 1 << 20
-    if soft != resource.RLIM_INFINITY and soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        soft = hard
-    return soft
 
 
 def connect(port):
@@ -82,14 +59,6 @@ def connect(port):
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.setblocking(False)
     return sock
-
-
-def machine_busy_seconds():
-    """CPU seconds all CPUs spent busy since boot (steal included: a stolen CPU is busy for us)."""
-    with open("/proc/stat") as handle:
-        fields = [int(field) for field in handle.readline().split()[1:9]]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 class Meter:
@@ -332,7 +301,7 @@ def main(argv=None):
             result = bulk(args.port, args.megabytes, args.time_limit, args.server_pid)
         else:
             result = idle(args.port, args.conns, args.server_pid, time_limit=args.time_limit)
-    except (BenchClientError, OSError) as exc:
+    except (BenchFailure, OSError) as exc:
         sys.stderr.write("io_client %s: %s\n" % (args.mode, exc))
         return 1
     sys.stdout.write(json.dumps(result) + "\n")

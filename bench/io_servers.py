@@ -24,28 +24,19 @@ do it by themselves) and raises ``RLIMIT_NOFILE`` to its hard limit so the
 idle-connection benchmark can hold thousands of connections.
 """
 import os
-import resource
 import signal
 import socket
 import sys
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+from _procs import raise_nofile_limit  # noqa: E402
+
 HOST = "127.0.0.1"
 MAX_LINE = 65536
 KINDS = ("flubber", "gevent", "asyncio", "uvloop", "threads")
-
-
-def raise_nofile_limit():
-    """Raise the soft RLIMIT_NOFILE to the hard limit; return the new soft limit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY:
-        hard = 1 << 20
-    if soft == resource.RLIM_INFINITY or soft >= hard:
-        return soft
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    except (ValueError, OSError):
-        return soft
-    return hard
 
 
 def announce(port):

@@ -7,8 +7,7 @@ Run it and connect a few clients (``python examples/line_client.py``, or
 """
 import argparse
 import logging
-
-import gevent
+import signal
 
 from flubber.io import TCPServer
 
@@ -44,15 +43,9 @@ def main(argv=None):
 
     server = ChatServer()
     server.bind((args.host, args.port))
-    server.start()
     print("chat server listening on %s:%d" % server.sockname[:2], flush=True)
     print("connect with: python examples/line_client.py --port %d" % server.sockname[1], flush=True)
-    if args.duration is not None:
-        gevent.spawn_later(args.duration, server.close)
-    try:
-        server.serve()
-    except KeyboardInterrupt:
-        server.close()
+    server.serve(duration=args.duration, stop_signals=(signal.SIGINT, signal.SIGTERM))
 
 
 if __name__ == "__main__":

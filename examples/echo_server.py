@@ -6,8 +6,7 @@ Run it, then talk to it with ``python examples/line_client.py``::
 """
 import argparse
 import logging
-
-import gevent
+import signal
 
 from flubber.io import TCPServer
 
@@ -30,14 +29,8 @@ def main(argv=None):
 
     server = EchoServer()
     server.bind((args.host, args.port))
-    server.start()
     print("echo server listening on %s:%d" % server.sockname[:2], flush=True)
-    if args.duration is not None:
-        gevent.spawn_later(args.duration, server.close)
-    try:
-        server.serve()
-    except KeyboardInterrupt:
-        server.close()
+    server.serve(duration=args.duration, stop_signals=(signal.SIGINT, signal.SIGTERM))
 
 
 if __name__ == "__main__":

@@ -30,12 +30,12 @@ KV keys such as a setpoint with :meth:`LabNode.value`).
 import importlib
 import inspect
 import logging
-import signal
 import time
 
 import gevent
 import gevent.event
 
+from flubber._stopping import STOP_SIGNALS, wait_until_stopped
 from flubber.kvstore import KVStore, KVStoreKey
 from flubber.kvstore._exceptions import AMQPRoutingKeyError, ConfigError
 from flubber.kvstore.config import load_node_config, parse_node_config
@@ -427,21 +427,10 @@ class LabNode:
 
     close = stop
 
-    def serve_forever(self, stop_signals=(signal.SIGINT, signal.SIGTERM)):
+    def serve_forever(self, stop_signals=STOP_SIGNALS):
         """Start (if needed) and block until :meth:`stop` or one of *stop_signals*."""
         self.start()
-        handlers = []
-        for number in stop_signals:
-            try:
-                handlers.append(gevent.signal_handler(number, self.stop))
-            except (ValueError, OSError):  # not the main thread
-                pass
-        try:
-            self._stopped.wait()
-        finally:
-            for handler in handlers:
-                handler.cancel()
-            self.stop()
+        wait_until_stopped(self._stopped, self.stop, stop_signals)
 
     def wait(self, timeout=None):
         """Block until the node stops (or *timeout* seconds); return True when stopped."""

@@ -13,6 +13,7 @@ import gevent.server
 from gevent import getcurrent
 from gevent.event import Event
 
+from flubber._stopping import wait_until_stopped
 from flubber.io._exceptions import StreamClosedError, StreamError, translate_os_error
 from flubber.io._stream import BaseStream
 
@@ -146,10 +147,19 @@ class StreamServer:
         self._acceptor = _Acceptor(self._listener, self._run_connection, spawn=spawn)
         self._acceptor.start()
 
-    def serve(self, backlog=None):
-        """Start listening and block the calling greenlet until :meth:`close`."""
+    def serve(self, backlog=None, duration=None, stop_signals=()):
+        """Start listening and block the calling greenlet until :meth:`close`.
+
+        :param duration: close the server after this many seconds (None: run until closed).
+        :param stop_signals: signals that close the server, for a program whose
+            main job is this server: ``serve(stop_signals=(signal.SIGINT, signal.SIGTERM))``
+            makes Ctrl-C and ``kill`` shut it down cleanly instead of raising
+            :class:`KeyboardInterrupt` (handlers only install in the main thread).
+
+        The server is closed when this returns.
+        """
         self.start(backlog)
-        self._stopped.wait()
+        wait_until_stopped(self._stopped, self.close, stop_signals, timeout=duration)
 
     def close(self):
         """Stop accepting, close every live connection and release the address.

@@ -8,10 +8,10 @@
         server.serve_forever()
 """
 import logging
-import signal
 
-import gevent
 import gevent.event
+
+from flubber._stopping import STOP_SIGNALS, wait_until_stopped
 
 from flubber.kvstore.config import NodeConfig, load_node_config
 from flubber.kvstore.tcp import DEFAULT_HOST, DEFAULT_PORT, KVTCPServer
@@ -84,20 +84,9 @@ class NodeServer:
 
     close = stop
 
-    def serve_forever(self, stop_signals=(signal.SIGINT, signal.SIGTERM)):
+    def serve_forever(self, stop_signals=STOP_SIGNALS):
         """Block until :meth:`stop` or one of *stop_signals*; then stop."""
-        handlers = []
-        for number in stop_signals:
-            try:
-                handlers.append(gevent.signal_handler(number, self.stop))
-            except (ValueError, OSError):  # not the main thread, or an unsupported signal
-                pass
-        try:
-            self._stopped.wait()
-        finally:
-            for handler in handlers:
-                handler.cancel()
-            self.stop()
+        wait_until_stopped(self._stopped, self.stop, stop_signals)
 
     def __enter__(self):
         return self.start()

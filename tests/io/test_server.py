@@ -1,5 +1,7 @@
 """StreamServer behaviour, shown on TCP: greenlet per connection, bookkeeping, shutdown."""
 import logging
+import os
+import signal
 
 import gevent
 import gevent.event
@@ -91,6 +93,41 @@ def test_serve_blocks_until_close():
     assert not serving.dead and server.started
     server.close()
     serving.get(timeout=5)
+
+
+def test_serve_with_duration_closes_the_server_when_the_time_is_up():
+    server = TCPServer(handler=lambda connection: None)
+    server.bind(("127.0.0.1", 0))
+    serving = gevent.spawn(server.serve, duration=0.1)
+    gevent.sleep(0.02)
+    assert server.started
+    serving.get(timeout=5)
+    assert server.closed
+
+
+def test_serve_with_stop_signals_closes_on_the_signal_and_removes_its_handler():
+    server = TCPServer(handler=lambda connection: None)
+    server.bind(("127.0.0.1", 0))
+    previous = signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+    try:
+        serving = gevent.spawn(server.serve, stop_signals=(signal.SIGUSR1,))
+        gevent.sleep(0.05)
+        assert server.started
+        os.kill(os.getpid(), signal.SIGUSR1)
+        serving.get(timeout=5)
+        assert server.closed
+        assert signal.getsignal(signal.SIGUSR1) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+
+
+def test_killing_the_serving_greenlet_closes_the_server():
+    server = TCPServer(handler=lambda connection: None)
+    server.bind(("127.0.0.1", 0))
+    serving = gevent.spawn(server.serve)
+    gevent.sleep(0.02)
+    serving.kill(timeout=5)
+    assert server.closed
 
 
 def test_context_manager_starts_and_closes():
