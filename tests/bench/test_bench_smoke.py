@@ -21,3 +21,27 @@ def test_io_benchmark_quick_run_prints_its_tables():
     for implementation in ("flubber TCPServer", "raw gevent", "asyncio streams", "uvloop streams",
                            "threads (socketserver)"):
         assert implementation in output
+
+
+def test_every_benchmark_has_its_saved_results_on_the_benchmarks_page():
+    names = sorted(name[len("bench_"):-len(".py")] for name in os.listdir(os.path.join(ROOT, "bench"))
+                   if name.startswith("bench_") and name.endswith(".py"))
+    with open(os.path.join(ROOT, "docs", "benchmarks.rst"), encoding="utf-8") as handle:
+        page = handle.read()
+    assert names, "no bench/bench_*.py found"
+    for name in names:
+        saved = os.path.join(ROOT, "docs", "bench", name + ".txt")
+        assert os.path.isfile(saved), "run: python bench/run.py %s --save docs/bench" % name
+        with open(saved, encoding="utf-8") as handle:
+            first = handle.readline()
+        assert first.startswith("# python bench/run.py %s," % name), first
+        assert ".. literalinclude:: bench/%s.txt" % name in page, "docs/benchmarks.rst does not show %s" % name
+
+
+def test_run_py_save_writes_a_headed_file_per_benchmark(tmp_path):
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "run.py"), "node", "--quick",
+                           "--save", str(tmp_path)], capture_output=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr.decode("utf-8", "replace")
+    text = (tmp_path / "node.txt").read_text(encoding="utf-8")
+    assert text.startswith("# python bench/run.py node, ")
+    assert "pull requests/s" in text and "bar: no point lost" in text
