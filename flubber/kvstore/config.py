@@ -23,6 +23,7 @@ import importlib
 import inspect
 import logging
 import os
+import re
 
 import yaml
 
@@ -45,6 +46,8 @@ NODE_SECTIONS = ("name", "tcp", "amqp", "providers")
 TCP_OPTIONS = ("host", "port", "max_connections", "max_request_bytes")
 #: Keys of the ``amqp`` section.
 AMQP_OPTIONS = ("url", "queue", "workers")
+#: A list item without the space after its dash (``-name: foo``, as dripline's docs print it).
+_DASH_WITHOUT_SPACE = re.compile(r"\s*-[A-Za-z_]\w*\s*:")
 
 
 def register_module(name, cls):
@@ -317,6 +320,15 @@ def load_node_config(path, extra_sections=()):
         mark = getattr(exc, "problem_mark", None)
         where = " line %d column %d" % (mark.line + 1, mark.column + 1) if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError("%s%s: not valid YAML (%s); check the indentation and quoting there"
-                          % (source, where, problem)) from None
+        raise ConfigError("%s%s: not valid YAML (%s); %s"
+                          % (source, where, problem, _yaml_hint(text, mark))) from None
     return parse_node_config(data, source=source, extra_sections=extra_sections)
+
+
+def _yaml_hint(text, mark):
+    """Return what to check for a YAML error at *mark*: first a ``-name: foo`` item above it."""
+    lines = text.splitlines()[:mark.line + 1] if mark else text.splitlines()
+    for number, line in enumerate(lines, 1):
+        if _DASH_WITHOUT_SPACE.match(line):
+            return "line %d: a list item needs a space after the dash: '- %s'" % (number, line.strip()[1:])
+    return "check the indentation and quoting there"

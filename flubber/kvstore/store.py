@@ -24,11 +24,14 @@ class KVStore(Endpoint):
         of the store's keys (see :mod:`flubber.kvstore.alerts`).
 
     Locking a store locks all its keys with the same key; see :meth:`lock`.
+    :meth:`~flubber.kvstore.Endpoint.on_config` (and a get or set of
+    ``STORE.calibration``) reads and rewrites *calibration* and *get_on_set*
+    like any endpoint's; keys already added keep their own.
     """
 
     CMD_METHODS = Endpoint.CMD_METHODS | {"list_endpoints"}
-    GET_ATTRIBUTES = frozenset(("name", "is_locked", "endpoint_names", "schedule_status", "logging_status"))
-    SET_ATTRIBUTES = frozenset(("schedule_status", "logging_status"))
+    GET_ATTRIBUTES = Endpoint.GET_ATTRIBUTES | {"endpoint_names", "schedule_status", "logging_status"}
+    SET_ATTRIBUTES = Endpoint.SET_ATTRIBUTES | {"schedule_status", "logging_status"}
 
     def __init__(self, name=None, calibration=None, get_on_set=False, endpoints=(), alert_sinks=()):
         if name is None:
