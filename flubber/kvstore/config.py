@@ -308,6 +308,7 @@ def load_node_config(path, extra_sections=()):
     :raises ConfigError: the file cannot be read, is not YAML, or any entry
         is wrong (the message names the file, the entry and what to change).
     """
+    path = os.fspath(path)
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()

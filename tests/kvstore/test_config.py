@@ -1,5 +1,6 @@
 """The YAML node file: the seed's shape loads; every mistake names the file, the entry and the fix."""
 import os
+import pathlib
 import textwrap
 
 import pytest
@@ -46,6 +47,13 @@ def test_the_seed_example_loads_and_addresses_work(write):
     assert node.resolve("somenode.kv_example.foo")[0] is node.endpoint("foo")
     assert config.tcp == {"host": "127.0.0.1", "port": 8600}
     assert config.amqp is None
+
+
+def test_a_pathlib_path_loads_like_a_string(write):
+    path = write(SEED_YAML)
+    config = load_node_config(pathlib.Path(path))
+    assert config.name == "somenode"
+    assert config.build_node().stores["kv_example"].endpoint_names == ["foo", "bar", "baz"]
 
 
 def test_the_spec_example_loads(write):
