@@ -42,6 +42,10 @@ def main(argv=None):
         return 2
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    if args.verbose < 2:
+        # flubber reports a broker problem itself, in one line that says what to do; pika's own
+        # records (several ERROR lines per connection attempt) only show with -vv
+        logging.getLogger("pika").setLevel(logging.CRITICAL)
     try:
         return args.func(args) or 0
     except KeyboardInterrupt:

@@ -85,6 +85,31 @@ def _safe_url(url):
     return url
 
 
+def describe_open_error(error):
+    """Return in words why pika could not open a connection.
+
+    pika nests the reason (a workflow failure wrapping a connector error
+    wrapping, say, :class:`ConnectionRefusedError`) in exceptions whose own
+    text is empty; this follows the chain to the first one that says something.
+    """
+    for _ in range(10):  # the chain is short; never loop on a cycle
+        if error is None:
+            break
+        text = str(error).strip()
+        if text:
+            return text
+        if getattr(error, "exceptions", None):
+            inner = error.exceptions[-1]
+        elif getattr(error, "exception", None) is not None:
+            inner = error.exception
+        elif error.args and isinstance(error.args[0], BaseException):
+            inner = error.args[0]
+        else:
+            return type(error).__name__
+        error = inner
+    return "refused"
+
+
 class _Link:
     """One pika connection and channel, driven from greenlets.
 
@@ -112,8 +137,9 @@ class _Link:
         opened = gevent.event.AsyncResult()
 
         def on_open_error(_connection, error):
-            opened.set_exception(AMQPConnectionError("cannot connect to the broker at %s: %s"
-                                                     % (_safe_url(self.url), error or "refused")))
+            opened.set_exception(AMQPConnectionError(
+                "cannot connect to the broker at %s: %s; is RabbitMQ running there, and are the URL's "
+                "user, password and virtual host right?" % (_safe_url(self.url), describe_open_error(error))))
 
         self.connection = GeventConnection(
             self.parameters, on_open_callback=opened.set, on_open_error_callback=on_open_error,

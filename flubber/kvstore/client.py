@@ -194,11 +194,20 @@ class TCPKVClient(KVClient):
 
 
 def parse_address(address):
-    """Return ``(host, port)`` for a TCP server address; the port defaults to 8600."""
+    """Return ``(host, port)`` for a TCP server address; the port defaults to 8600.
+
+    Raises :class:`ValueError` for a URL other than ``amqp://`` (see :func:`connect`)
+    and for a port that is not a number.
+    """
     if address is None:
         return DEFAULT_HOST, DEFAULT_PORT
     if isinstance(address, str) and not address.strip().isdigit():
         text = address.strip()
+        if "://" in text:
+            raise ValueError("%r: a KV store is reached at HOST[:PORT] (e.g. labpc:8600) or through a broker, "
+                             "amqp://user:password@host:5672/%%2F" % (address,))
+        if text.count(":") == 1 and not text.startswith("[") and not text.rpartition(":")[2].isdigit():
+            raise ValueError("%r: the port must be a number, e.g. labpc:8600" % (address,))
         has_port = text.rpartition(":")[2].isdigit() if not text.startswith("[") else "]:" in text
         if not has_port or text.count(":") > 1 and not text.startswith("["):
             return (text.strip("[]") or DEFAULT_HOST), DEFAULT_PORT

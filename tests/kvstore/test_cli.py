@@ -87,6 +87,22 @@ def test_unreachable_server_gives_exit_status_3(capsys):
     assert "cannot reach" in capsys.readouterr().err
 
 
+def test_unreachable_broker_is_one_line_that_says_why():
+    result = gevent.subprocess.run(
+        [sys.executable, "-m", "flubber", "get", "foo", "--broker", "amqp://guest:guest@127.0.0.1:1/%2F", "-t", "5"],
+        cwd=REPO, stdout=gevent.subprocess.PIPE, stderr=gevent.subprocess.PIPE, universal_newlines=True, timeout=60)
+    assert result.returncode == 3
+    assert result.stderr.splitlines() == [result.stderr.strip()], "pika's records leaked: %r" % result.stderr
+    assert "cannot connect to the broker at amqp://***@127.0.0.1:1/%2F: [Errno 111] Connection refused; is " \
+           "RabbitMQ running there" in result.stderr
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1:abc", "http://127.0.0.1"])
+def test_a_bad_host_is_a_usage_error(address, capsys):
+    assert main(["get", "foo", "--host", address]) == 2
+    assert address in capsys.readouterr().err
+
+
 def test_bad_lockout_key_is_a_usage_error(flubber, names):
     assert flubber("cmd", names.foo, "unlock", "--lockout-key", "nope")[0] == 2
 

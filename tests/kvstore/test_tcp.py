@@ -180,6 +180,16 @@ def test_client_addresses(address, expected):
     assert parse_address(address) == expected
 
 
+@pytest.mark.parametrize("address, message", [
+    ("labpc:abc", "the port must be a number"),
+    ("labpc:", "the port must be a number"),
+    ("http://labpc", "amqp://"),
+])
+def test_client_address_mistakes_are_usage_errors(address, message):
+    with pytest.raises(ValueError, match=message):
+        parse_address(address)
+
+
 def test_line_splitter_returns_complete_lines_only():
     splitter = LineSplitter(max_line=100)
     assert splitter.feed(b"ab") == []
