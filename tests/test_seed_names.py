@@ -12,9 +12,8 @@ Deliberate gaps (see the report of the audit):
 * seed 001 misspells the class once as ``ContinousLogger``; PyExpLabSys
   never had that name, so flubber does not either.
 * seed 002 mentions PyExpLabSys' module variable ``DATA``; flubber keeps no
-  such shared dict (docs/sockets.rst, "What flubber fixes"). What the seed
-  says it is for -- initialised by the constructor, reset by ``stop()`` --
-  is checked through :func:`flubber.sockets.socket_server_status`.
+  shared dict but :data:`flubber.sockets.DATA` is a read-only view with the
+  same layout: initialised by the constructor, reset by ``stop()``.
 * seed 003 prints its YAML with ``-name:`` (no space after the dash), which
   no YAML parser reads; flubber reads the intended ``- name:`` and points at
   the missing space when given the literal text.
@@ -54,7 +53,7 @@ from flubber.kvstore import (
 )
 from flubber.loggers import ContinuousLogger, UnknownCodenameError, create_tables
 from flubber.sockets import (
-    OLD_DATA, UNKNOWN_COMMAND, CommonDataPullSocket, DataPullSocket, DataPushSocket, DataSocket,
+    DATA, OLD_DATA, UNKNOWN_COMMAND, CommonDataPullSocket, DataPullSocket, DataPushSocket, DataSocket,
     DateDataPullSocket, DateDataSocket, PortInUseError, SocketConfigurationError, socket_server_status,
 )
 
@@ -460,12 +459,14 @@ def test_002_common_functionality_input_checks_data_start_stop():
     socket = DataPullSocket("seed 002 common", ["a", "b"], port=0, default_x=1, default_y=2, host=LOCALHOST)
     port = socket.port
     assert socket_server_status()[port]["name"] == "seed 002 common"  # initialised by the constructor
+    assert DATA[port]["data"] == {"a": (1, 2), "b": (1, 2)} and DATA[port]["type"] == "data"
     socket.start()
     assert socket.is_alive()
     assert udp_ask(port, "raw") == "1,2;1,2"
     socket.stop()
     assert not socket.is_alive()
     assert port not in socket_server_status()  # reset by stop()
+    assert port not in DATA
     DataPullSocket("same port", ["a"], port=port, host=LOCALHOST).stop()  # the port is free again
 
 

@@ -56,6 +56,7 @@ from flubber.sockets._protocol import (
     PushProtocol,
     bool_translate,
 )
+from flubber.sockets._status import DATA
 from flubber.sockets._status import PORTS as _PORTS
 from flubber.sockets._status import SystemStatus
 from flubber.sockets.client import PullClient, PushClient, UDPClient
@@ -83,7 +84,7 @@ def socket_server_status():
 
 
 __all__ = [
-    "BAD_CHARS", "MAX_DATAGRAM", "OLD_DATA", "PUSH_ACK", "PUSH_ERROR", "PUSH_EXCEP", "PUSH_RET",
+    "BAD_CHARS", "DATA", "MAX_DATAGRAM", "OLD_DATA", "PUSH_ACK", "PUSH_ERROR", "PUSH_EXCEP", "PUSH_RET",
     "TYPE_FROM_STRING", "UNKNOWN_COMMAND",
     "BadPointError", "ClientError", "CommonDataPullSocket", "DataPullSocket", "DataPushSocket",
     "DataSocket", "DateDataPullSocket", "DateDataSocket", "OldDataError", "PortInUseError",

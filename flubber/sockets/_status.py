@@ -11,6 +11,7 @@ Two pieces, both read by the ``status`` request of any pull or push socket:
   lists every socket of the process.
 """
 import collections
+import collections.abc
 import logging
 import os
 import pathlib
@@ -212,6 +213,11 @@ class PortTable:
             for key in [key for key, value in self._sockets.items() if value is owner]:
                 del self._sockets[key]
 
+    def ports(self):
+        """Return the ports of the registered sockets, in the order they were bound."""
+        with self._lock:
+            return [port for (_, port) in self._sockets]
+
     def status(self):
         """Return ``{port: status entry}`` of every registered socket."""
         with self._lock:
@@ -219,8 +225,44 @@ class PortTable:
         return {port: owner.status_entry() for (_, port), owner in entries}
 
 
+class SocketData(collections.abc.Mapping):
+    """PyExpLabSys' module-level ``DATA``, as a read-only view: ``{port: entry}``.
+
+    In PyExpLabSys every socket kept its state in one shared dict; in
+    flubber each socket owns its state and this view builds an entry from
+    it on every lookup, so a script that reads ``DATA[9000]["data"]`` keeps
+    working. An entry is a copy: changing it changes nothing. A pull socket's
+    entry has ``type`` (``'date'`` or ``'data'``), ``name``, ``codenames``,
+    ``data`` (codename: point), ``timeouts``, ``activity`` and, for a data
+    socket, ``timestamps``; a push socket's has ``type`` ``'push'``,
+    ``name``, ``action``, ``last``, ``last_time``, ``updated``,
+    ``updated_time`` and ``activity``. Ports appear from a socket's
+    construction until its ``stop()``, as in PyExpLabSys.
+    """
+
+    def __init__(self, table):
+        self._table = table
+
+    def __getitem__(self, port):
+        owner = self._table.owner(port)
+        if owner is None:
+            raise KeyError(port)
+        return owner.data_entry()
+
+    def __iter__(self):
+        return iter(self._table.ports())
+
+    def __len__(self):
+        return len(self._table.ports())
+
+    def __repr__(self):
+        return "<DATA of ports %s>" % (self._table.ports(),)
+
+
 #: The sockets of this process (see :class:`PortTable`).
 PORTS = PortTable()
+#: PyExpLabSys' ``DATA``: every socket's state by port (see :class:`SocketData`).
+DATA = SocketData(PORTS)
 #: The machine status source (see :class:`SystemStatus`).
 SYSTEM_STATUS = SystemStatus()
 

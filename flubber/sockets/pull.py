@@ -73,6 +73,21 @@ class CommonDataPullSocket(UDPSocketBase):
             max_request_size=self.max_request_size)
         super().__init__(host, port)
 
+    def data_entry(self):
+        """This socket's entry of :data:`flubber.sockets.DATA` (a copy, as PyExpLabSys laid it out)."""
+        protocol = self.protocol
+        activity = protocol.activity
+        entry = {
+            "type": "date" if protocol.is_date else "data", "name": protocol.name,
+            "codenames": list(protocol.codenames), "data": dict(protocol.points),
+            "timeouts": dict(protocol.timeouts),
+            "activity": {"check_activity": activity.check_activity, "activity_timeout": activity.activity_timeout,
+                         "last_activity": activity.last_activity},
+        }
+        if not protocol.is_date:
+            entry["timestamps"] = dict(protocol.timestamps)
+        return entry
+
     @property
     def codenames(self):
         """The codenames served, in order."""

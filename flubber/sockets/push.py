@@ -138,6 +138,18 @@ class DataPushSocket(UDPSocketBase):
         """
         return self.protocol.updated_time, dict(self.protocol.updated)
 
+    def data_entry(self):
+        """This socket's entry of :data:`flubber.sockets.DATA` (a copy, as PyExpLabSys laid it out)."""
+        last_time, last = self.last
+        updated_time, updated = self.updated
+        activity = self.protocol.activity
+        return {
+            "type": "push", "name": self.name, "action": self.action,
+            "last": last, "last_time": last_time, "updated": updated, "updated_time": updated_time,
+            "activity": {"check_activity": activity.check_activity, "activity_timeout": activity.activity_timeout,
+                         "last_activity": activity.last_activity},
+        }
+
     def set_last_to_none(self):
         """Forget the last data: :attr:`last` becomes ``(None, None)``."""
         self.protocol.set_last_to_none()
