@@ -27,6 +27,7 @@ block the process (use :mod:`flubber.io` for instrument I/O). When the
 callable accepts a ``node`` argument, it gets the :class:`LabNode` (to read
 KV keys such as a setpoint with :meth:`LabNode.value`).
 """
+import difflib
 import importlib
 import inspect
 import logging
@@ -96,11 +97,39 @@ def _import_driver(source, place, spec):
         target = importlib.import_module(module_name)
         for part in attribute.split("."):
             target = getattr(target, part)
+    except ModuleNotFoundError as exc:
+        hint = ""
+        if exc.name and module_name.split(".")[0] == exc.name.split(".")[0] != "flubber":
+            hint = ("; flubber imports it as Python does: install its package, or put the folder that holds "
+                    "%s on PYTHONPATH (PYTHONPATH=/path/to/folder flubber serve ...)"
+                    % exc.name.split(".")[0])
+        raise _error(source, place, "driver %r cannot be imported (%s)%s" % (spec, exc, hint)) from None
     except (ImportError, AttributeError) as exc:
         raise _error(source, place, "driver %r cannot be imported (%s)" % (spec, exc)) from None
     if not callable(target):
         raise _error(source, place, "driver %r is not callable" % (spec,))
     return target
+
+
+def _check_driver_args(source, place, spec, driver, args):
+    """Refuse *args* the driver (a class: its constructor) cannot take, before anything starts."""
+    try:
+        signature = inspect.signature(driver)
+    except (TypeError, ValueError):  # no signature to check (a builtin): the first reading tells
+        return
+    given = dict(args)
+    if "node" in signature.parameters:
+        given.setdefault("node", None)
+    try:
+        signature.bind(**given)
+    except TypeError as exc:
+        names = [name for name, parameter in signature.parameters.items()
+                 if name != "node" and parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)]
+        unknown = [name for name in args if name not in signature.parameters]
+        close = difflib.get_close_matches(unknown[0], names, n=1) if unknown else []
+        suggestion = "; did you mean %r?" % close[0] if close else ""
+        raise _error(source, place, "do not fit driver %r: %s%s; it takes: %s"
+                     % (spec, exc, suggestion, ", ".join(names) or "no arguments")) from None
 
 
 def _accepts(function, name):
@@ -238,9 +267,11 @@ class LabNode:
             args = entry.get("args") or {}
             if not isinstance(args, dict):
                 raise _error(self.source, place, "args must be a mapping of keyword arguments, got %r" % (args,))
+            driver = _import_driver(self.source, place, entry["driver"])
+            _check_driver_args(self.source, place + " args", entry["driver"], driver, args)
             instrument = Instrument(
                 name,
-                _import_driver(self.source, place, entry["driver"]),
+                driver,
                 interval=_positive_number(self.source, place + " interval", entry.get("interval"), 1.0),
                 args=args,
                 key=entry.get("key"),
@@ -290,6 +321,15 @@ class LabNode:
         settings = {"url": "sqlite:///%s.sqlite" % self.kv.name, "table": "dateplots_%s" % self.kv.name,
                     "create_tables": True}
         settings.update(section)
+        # the database layer is loaded only by nodes that log; checked here so that --check sees a bad URL
+        from flubber.loggers import LoggerConfigurationError
+        from flubber.loggers._settings import check_identifier, parse_url
+
+        try:
+            parse_url(settings["url"])
+            check_identifier(settings["table"])
+        except LoggerConfigurationError as exc:
+            raise _error(self.source, "logger", str(exc)) from None
         return settings
 
     # -- values ------------------------------------------------------------------------------

@@ -63,8 +63,8 @@ def show_status(node, console=None, interval=0.5, log_interval=30.0):
 
     console = console or Console()
     if not console.is_terminal:
-        while node.running:
-            gevent.sleep(log_interval)
+        # wait on the node, not a plain sleep: a stopping node is not held up for up to log_interval s
+        while node.running and not node.wait(log_interval):
             if node.running:
                 print(time.strftime("%H:%M:%S"), summary_line(node.status()), flush=True)
         return

@@ -8,7 +8,6 @@ closed, the logger drained. Exit status 0 after a clean stop, 2 for a bad
 node file (the message names the file, the entry and what to change), 1 when
 a port cannot be bound or points were left unlogged.
 """
-import logging
 import sys
 
 import gevent
@@ -80,8 +79,6 @@ def _apply_overrides(config, args):
 
 def run(args):
     """Load the node file, start it, serve until stopped; return the exit status."""
-    if args.verbose < 2:
-        logging.getLogger("pika").setLevel(logging.WARNING)
     try:
         config = load_lab_config(args.config)
         _apply_overrides(config, args)
@@ -101,7 +98,11 @@ def run(args):
               file=sys.stderr)
         return 1
     except Exception as exc:  # a socket port in use, a database that refuses: say what and stop
-        print("flubber serve: cannot start node %s: %s" % (config.name, exc), file=sys.stderr)
+        from flubber.sockets import PortInUseError  # loaded by node.start() already
+
+        hint = ("; --pull-port PORT and --push-port PORT (0: any free one) override the node file's ports"
+                if isinstance(exc, PortInUseError) else "")
+        print("flubber serve: cannot start node %s: %s%s" % (config.name, exc, hint), file=sys.stderr)
         return 1
     for line in describe(node):
         print(line, flush=True)
@@ -130,7 +131,7 @@ def register(subparsers):
                     "RabbitMQ; its instruments are read on schedule, served on the pull socket and logged. "
                     "Stops on Ctrl-C or SIGTERM.",
         epilog="examples: flubber serve examples/lab.yaml | flubber serve lab.yaml --tcp 0.0.0.0:8600 | "
-               "flubber serve lab.yaml --broker amqp://guest:guest@127.0.0.1:5672/%%2F | "
+               "flubber serve lab.yaml --broker amqp://guest:guest@127.0.0.1:5672/%2F | "
                "flubber serve lab.yaml --db mysql://user:pw@dbhost/cinfdata | flubber serve lab.yaml --check",
     )
     parser.add_argument("config", metavar="NODE.yaml",

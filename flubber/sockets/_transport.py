@@ -272,7 +272,7 @@ class UDPSocketBase:
     def _port_in_use(self, port, exc):
         owner = PORTS.owner(port)
         holder = ("by %r in this process; call its stop() first" % owner if owner is not None
-                  else "by another process (on Linux `ss -lunp 'sport = :%d'` names it)" % port)
+                  else "by another process (on Linux `ss -lunp 'sport = :%d'` names it); stop that process" % port)
         return PortInUseError(
             errno.EADDRINUSE, "UDP port %d is already in use %s, or choose another port "
             "for %s (%s)" % (port, holder, type(self).__name__, exc.strerror))

@@ -128,7 +128,28 @@ def test_status_counts_readings_and_logged_points(tmp_path):
      "unknown option 'speed'"),
     ({"sockets": {"pull": {"port": 70000}}}, "port from 0 to 65535"),
     ({"logger": {"url": "sqlite:///x.db", "colour": "red"}}, "unknown option 'colour'"),
+    ({"logger": {"url": "postgres://db/cinfdata"}}, "logger: database URL .* the scheme must be"),
+    ({"logger": {"url": "sqlite:///x.db", "table": "dateplots-lab"}}, "table name 'dateplots-lab' is not usable"),
+    ({"instruments": [{"name": "t", "driver": "flubber.instruments.simulated:Oven", "args": {"tua": 3}}]},
+     r"instruments\[0\] \(t\) args: .*unexpected keyword argument 'tua'; did you mean 'tau'\?"),
+    ({"instruments": [{"name": "t", "driver": "my_own_lab_drivers:read"}]}, "put the folder that holds "
+     "my_own_lab_drivers on PYTHONPATH"),
 ])
 def test_bad_node_files_are_reported_with_the_entry(tmp_path, change, message):
     with pytest.raises(ConfigError, match=message):
         LabNode.from_dict(_config(tmp_path, **change), source="lab.yaml")
+
+
+def test_status_lines_do_not_hold_up_a_stopping_node(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from flubber.cli._status import show_status
+
+    node = LabNode.from_dict(_config(tmp_path)).start()
+    display = gevent.spawn(show_status, node, console=Console(file=io.StringIO()), log_interval=30.0)
+    gevent.sleep(0.1)
+    node.stop()
+    display.join(timeout=1.0)
+    assert display.dead, "the status greenlet still sleeps its 30 s log interval"
