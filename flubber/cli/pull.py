@@ -2,18 +2,22 @@
 
 Works with any PyExpLabSys-compatible UDP socket, flubber's or the
 original's. JSON replies are pretty-printed unless ``--raw`` is given.
-Exit status: 0 for a reply, 1 when no reply came (timeout or nothing
-listening), 3 when the socket answered ``UNKNOWN_COMMMAND``.
+Exit status: 0 for a reply, 1 when no reply came (timeout, nothing
+listening, a host name that does not resolve), 3 when the socket answered
+``UNKNOWN_COMMMAND`` (a push socket: ``ERROR#UNKNOWN_COMMMAND``).
 """
 import json
+import socket
 import sys
 
-from flubber.sockets import UNKNOWN_COMMAND, ClientError, UDPClient
+from flubber.sockets import PUSH_ERROR, UNKNOWN_COMMAND, ClientError, UDPClient
 
 #: The port asked when HOST has none (DateDataPullSocket's default).
 DEFAULT_PORT = 9000
 #: Exit status when the socket did not understand the command.
 EXIT_UNKNOWN_COMMAND = 3
+#: The replies of a pull and of a push socket to a command they do not know.
+UNKNOWN_REPLIES = (UNKNOWN_COMMAND, PUSH_ERROR + "#" + UNKNOWN_COMMAND)
 
 
 def parse_target(target, default_port=DEFAULT_PORT):
@@ -68,11 +72,20 @@ def run(args):
     try:
         with UDPClient(host, port, timeout=args.timeout) as client:
             reply = client.request(args.command)
+    except socket.gaierror as exc:
+        print("flubber pull: cannot resolve the host name %r (%s); check its spelling, or give an IP address"
+              % (host, exc.strerror or exc), file=sys.stderr)
+        return 1
     except (ClientError, OSError) as exc:
         print("flubber pull: %s" % exc, file=sys.stderr)
         return 1
     print(format_reply(reply, raw=args.raw))
-    return EXIT_UNKNOWN_COMMAND if reply == UNKNOWN_COMMAND else 0
+    if reply in UNKNOWN_REPLIES:
+        print("flubber pull: %s:%d does not know the command %r; `flubber pull %s codenames_json` lists the "
+              "codenames of a pull socket, `commands` the commands of a push socket"
+              % (host, port, args.command, args.target), file=sys.stderr)
+        return EXIT_UNKNOWN_COMMAND
+    return 0
 
 
 def register(subparsers):
@@ -82,7 +95,7 @@ def register(subparsers):
         help="ask a PyExpLabSys-style UDP socket and print its reply",
         description="Send one request to a pull (or push) socket and print the reply; "
                     "JSON is pretty-printed. Exit status 1 when no reply comes, 3 for "
-                    "UNKNOWN_COMMMAND.",
+                    "UNKNOWN_COMMMAND (from a push socket: ERROR#UNKNOWN_COMMMAND).",
         epilog="examples: flubber pull rasppi42 | flubber pull 127.0.0.1:9010 codenames_json | "
                "flubber pull [::1]:9000 'oven_t1#raw' | "
                "flubber pull localhost:8500 'json_wn#{\"setpoint\": 20}'",

@@ -40,7 +40,25 @@ def test_raw_option_skips_pretty_printing(served, capsys):
 
 def test_unknown_command_exits_3(served, capsys):
     assert main(["pull", "%s:%d" % (HOST, served.port), "bogus"]) == 3
-    assert capsys.readouterr().out == "UNKNOWN_COMMMAND\n"
+    captured = capsys.readouterr()
+    assert captured.out == "UNKNOWN_COMMMAND\n"
+    assert "does not know the command 'bogus'" in captured.err and "codenames_json" in captured.err
+
+
+def test_unknown_command_of_a_push_socket_exits_3(make_socket, capsys):
+    sock = make_socket(DataPushSocket, "p")
+    assert main(["pull", "%s:%d" % (HOST, sock.port), "bogus"]) == 3
+    assert capsys.readouterr().out == "ERROR#UNKNOWN_COMMMAND\n"
+
+
+def test_a_host_name_that_does_not_resolve_is_named(monkeypatch, capsys):
+    def unresolvable(host, port, timeout=None):  # what UDPClient raises; no DNS query leaves the machine
+        raise stdlib_socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr("flubber.cli.pull.UDPClient", unresolvable)
+    assert main(["pull", "no-such-host.invalid", "-t", "0.5"]) == 1
+    assert "cannot resolve the host name 'no-such-host.invalid' (Name or service not known)" in \
+        capsys.readouterr().err
 
 
 def test_push_reply_json_part_is_pretty_printed(make_socket, capsys):
