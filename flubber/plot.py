@@ -9,6 +9,7 @@ MySQL/MariaDB::
     plot_series(series, "lab.png")
 """
 import datetime
+import os
 import re
 import time
 
@@ -42,6 +43,9 @@ class _Reader:
         if self.kind == "sqlite":
             import sqlite3
 
+            if self.settings.path != ":memory:" and not os.path.isfile(self.settings.path):
+                raise PlotError("no SQLite file %s (from %s); sqlite:///NAME is relative to the current folder, "
+                                "sqlite:////NAME absolute" % (os.path.abspath(self.settings.path), url))
             self.conn = sqlite3.connect("file:%s?mode=ro" % self.settings.path, uri=True) \
                 if self.settings.path != ":memory:" else sqlite3.connect(":memory:")
             self.mark = "?"

@@ -127,6 +127,13 @@ def test_plot_of_an_unknown_codename_says_which_exist(tmp_path):
     assert "unknown codename other" in result.stderr and "known" in result.stderr
 
 
+def test_plot_of_a_missing_sqlite_file_names_the_path(tmp_path):
+    result = flubber("plot", "sqlite:///%s" % (tmp_path / "nosuch.sqlite"), "t", "-o", str(tmp_path / "p.png"))
+    assert result.returncode == 1
+    assert "no SQLite file %s" % (tmp_path / "nosuch.sqlite") in result.stderr
+    assert not (tmp_path / "nosuch.sqlite").exists()
+
+
 def test_node_benchmark_runs_in_quick_mode():
     result = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "run.py"), "node", "--quick"],
                             capture_output=True, text=True, timeout=100)
