@@ -25,7 +25,7 @@ import textwrap
 
 from flubber.dump._exceptions import DumpConfigurationError
 from flubber.dump._protocol import check_identifier, positive_seconds
-from flubber.dump.devices import DEVICE_KINDS, make_device, parse_bool
+from flubber.dump.devices import make_device, parse_bool
 from flubber.dump.thedump import TheDump
 
 __all__ = ["DumpConstants", "DumpConfiguration"]
@@ -195,7 +195,7 @@ class DumpConfiguration:
             #: The :class:`~flubber.dump.Device` the commands run on.
             self.device = make_device(self.device_options)
         except ValueError as exc:
-            raise self._error("%s (kinds: %s)" % (exc, ", ".join(DEVICE_KINDS)), section) from None
+            raise self._error(str(exc), section) from None  # an unknown kind's message lists the kinds
 
     def _load_options(self, parser):
         constants = DumpConstants

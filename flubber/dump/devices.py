@@ -663,7 +663,7 @@ class SerialDevice(LineDevice):
             stream = SerialStream(self.url, baudrate=self.baudrate, **self.serial_options)
         except StreamError as exc:
             self._turn.release()
-            raise DeviceError("cannot open serial port %s: %s" % (self.url, exc)) from exc
+            raise DeviceError(str(exc)) from exc  # SerialStream's message names the port and the reason
         except BaseException:
             self._turn.release()
             raise
