@@ -25,7 +25,7 @@ import time
 
 import gevent
 
-from flubber.loggers import ContinuousLogger, create_tables
+from flubber.loggers import ContinuousLogger, LoggerError, create_tables
 
 CODENAMES = {"dummy_sine_one": "Dummy sine wave", "dummy_temperature": "Dummy temperature (K)"}
 
@@ -62,11 +62,15 @@ def main(argv=None):
     if args.rate <= 0 or args.duration < 0:
         parser.error("--rate must be positive and --duration not negative")
 
-    if not args.no_create:
-        create_tables(args.table, CODENAMES, url=args.url, sqlite_path=args.sqlite)
-    logger = ContinuousLogger(args.table, None, None, list(CODENAMES), url=args.url,
-                              sqlite_path=args.sqlite, spool=args.spool)
-    logger.start()
+    try:
+        if not args.no_create:
+            create_tables(args.table, CODENAMES, url=args.url, sqlite_path=args.sqlite)
+        logger = ContinuousLogger(args.table, None, None, list(CODENAMES), url=args.url,
+                                  sqlite_path=args.sqlite, spool=args.spool)
+        logger.start()
+    except LoggerError as exc:  # a wrong URL, password or table: the message says which
+        print("log_measurement.py: %s" % exc, file=sys.stderr)
+        return 1
     print("logging to %s, table %s" % (logger.status()["target"], args.table), flush=True)
     reporter = gevent.spawn(report, logger)
     try:
