@@ -39,7 +39,7 @@ import gevent.event
 from flubber._stopping import STOP_SIGNALS, wait_until_stopped
 from flubber.kvstore import KVStore, KVStoreKey
 from flubber.kvstore._exceptions import AMQPRoutingKeyError, ConfigError
-from flubber.kvstore.config import load_node_config, parse_node_config
+from flubber.kvstore.config import _not_importable_hint, load_node_config, parse_node_config
 from flubber.kvstore.serve import NodeServer
 
 __all__ = ["LabNode", "Instrument", "NODE_SECTIONS", "load_lab_config"]
@@ -97,15 +97,9 @@ def _import_driver(source, place, spec):
         target = importlib.import_module(module_name)
         for part in attribute.split("."):
             target = getattr(target, part)
-    except ModuleNotFoundError as exc:
-        hint = ""
-        if exc.name and module_name.split(".")[0] == exc.name.split(".")[0] != "flubber":
-            hint = ("; flubber imports it as Python does: install its package, or put the folder that holds "
-                    "%s on PYTHONPATH (PYTHONPATH=/path/to/folder flubber serve ...)"
-                    % exc.name.split(".")[0])
-        raise _error(source, place, "driver %r cannot be imported (%s)%s" % (spec, exc, hint)) from None
     except (ImportError, AttributeError) as exc:
-        raise _error(source, place, "driver %r cannot be imported (%s)" % (spec, exc)) from None
+        raise _error(source, place, "driver %r cannot be imported (%s)%s"
+                     % (spec, exc, _not_importable_hint(module_name, exc))) from None
     if not callable(target):
         raise _error(source, place, "driver %r is not callable" % (spec,))
     return target

@@ -85,7 +85,21 @@ def _check_options(where, entry, allowed, what):
     if unknown:
         key = unknown[0]
         raise where.error("unknown option %r for %s%s; options: %s"
-                          % (key, what, _suggest(key, allowed), ", ".join(sorted(allowed))))
+                          % (key, what, _suggest(key, allowed), ", ".join(sorted(set(allowed)))))
+
+
+def _not_importable_hint(module_name, exc):
+    """Return how to make *module_name* importable when *exc* says it (not flubber) is missing, else ``""``.
+
+    ``flubber serve`` imports a node file's own classes and drivers like any
+    Python import: a file next to the node file is not found unless its folder
+    is on the path.
+    """
+    missing = (getattr(exc, "name", None) or "").split(".")[0]
+    if not isinstance(exc, ModuleNotFoundError) or missing != module_name.split(".")[0] or missing == "flubber":
+        return ""
+    return ("; flubber imports it as Python does: install its package, or put the folder that holds %s on "
+            "PYTHONPATH (PYTHONPATH=/path/to/folder flubber serve ...)" % missing)
 
 
 def _resolve_module(where, module, table, kind):
@@ -98,8 +112,8 @@ def _resolve_module(where, module, table, kind):
         try:
             cls = getattr(importlib.import_module(module_name), class_name)
         except (ImportError, AttributeError) as exc:
-            raise where.error("module %r cannot be imported (%s); write package.module:ClassName" % (module, exc)) \
-                from None
+            hint = _not_importable_hint(module_name, exc) or "; write package.module:ClassName"
+            raise where.error("module %r cannot be imported (%s)%s" % (module, exc, hint)) from None
         base = KVStore if kind == "provider" else Endpoint
         if not (isinstance(cls, type) and issubclass(cls, base)):
             raise where.error("module %r is not a %s class" % (module, base.__name__))

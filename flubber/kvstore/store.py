@@ -5,7 +5,7 @@ import types
 from flubber.kvstore._dripline import OP_CMD, OP_GET, OP_SET, Request
 from flubber.kvstore._endpoint import Endpoint, new_lockout_key, resolve_target
 from flubber.kvstore._exceptions import (
-    AccessDenied, AMQPRoutingKeyError, ConfigError, MethodNotSupported, NoActionWarning,
+    AccessDenied, AMQPRoutingKeyError, ConfigError, InvalidValue, MethodNotSupported, NoActionWarning,
 )
 from flubber.kvstore import _dripline
 
@@ -87,6 +87,24 @@ class KVStore(Endpoint):
     def list_endpoints(self):
         """Return the names of the keys (the same as :attr:`endpoint_names`)."""
         return self.endpoint_names
+
+    # -- attributes: ``node.store.NAME`` with an unknown NAME is most often a mistyped key ----
+    def _get_attribute(self, attribute):
+        try:
+            return super()._get_attribute(attribute)
+        except InvalidValue as exc:
+            raise self._no_such_key(attribute, exc) from None
+
+    def _set_attribute(self, attribute, value):
+        try:
+            super()._set_attribute(attribute, value)
+        except InvalidValue as exc:
+            raise self._no_such_key(attribute, exc) from None
+
+    def _no_such_key(self, attribute, exc):
+        key = str(attribute).split(".")[0]
+        return InvalidValue("%s has no key %r (keys: %s), and %s"
+                            % (self.address, key, ", ".join(self._endpoints) or "none", exc))
 
     # -- lockout: the store's lock covers its keys ------------------------------------------
     def lock(self, lockout_key=None, *args, **kwargs):

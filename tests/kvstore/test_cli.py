@@ -54,6 +54,14 @@ def test_error_retcode_gives_exit_status_1(flubber, names):
     assert "retcode 102 (AMQPRoutingKeyError)" in err
 
 
+def test_a_mistyped_key_after_the_store_address_says_which_keys_exist(flubber, names):
+    for args in (("get", "%s.%s.nokey" % (names.lab, names.kv)), ("set", "%s.%s.nokey" % (names.lab, names.kv), "1")):
+        status, out, err = flubber(*args)
+        assert status == 1
+        assert "has no key 'nokey' (keys: %s, %s" % (names.foo, names.valve) in err
+    assert flubber("get", "%s.%s.endpoint_names" % (names.lab, names.kv))[0] == 0
+
+
 def test_lock_set_unlock_with_the_lockout_key(flubber, names):
     status, out, _ = flubber("cmd", names.foo, "lock")
     key = json.loads(out)["key"]

@@ -167,6 +167,18 @@ def test_unknown_option_of_a_key_suggests_the_right_one(write):
           - {name: kv, module: kv_store, endpoints: [{name: foo, module: kv_store_key, inital_value: 3}]}
     """))
     assert "inital_value" in message and "did you mean 'initial_value'" in message
+    options = message.rpartition("options: ")[2].split(", ")
+    assert len(options) == len(set(options)), "an option is listed twice: %s" % message
+
+
+def test_an_own_module_that_is_not_on_the_path_says_how_to_put_it_there(write):
+    message = load_error(write("""
+        name: lab
+        providers:
+          - {name: kv, module: kv_store, endpoints: [{name: heater, module: "my_lab_heaters:Heater"}]}
+    """))
+    assert "No module named 'my_lab_heaters'" in message
+    assert "put the folder that holds my_lab_heaters on PYTHONPATH" in message
 
 
 def test_unknown_top_level_key_is_named(write):
