@@ -69,7 +69,9 @@ def _check_mapping(source, place, value, allowed):
         raise _error(source, place, "must be a mapping with %s, got %r" % (", ".join(allowed), value))
     unknown = [key for key in value if key not in allowed]
     if unknown:
-        raise _error(source, place, "unknown option %r; options: %s" % (unknown[0], ", ".join(allowed)))
+        close = difflib.get_close_matches(str(unknown[0]), allowed, n=1)
+        raise _error(source, place, "unknown option %r%s; options: %s"
+                     % (unknown[0], "; did you mean %r?" % close[0] if close else "", ", ".join(allowed)))
     return value
 
 

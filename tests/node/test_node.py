@@ -127,6 +127,7 @@ def test_status_counts_readings_and_logged_points(tmp_path):
     ({"instruments": [{"name": "t", "driver": "flubber.instruments.simulated:sine", "speed": 3}]},
      "unknown option 'speed'"),
     ({"sockets": {"pull": {"port": 70000}}}, "port from 0 to 65535"),
+    ({"sockets": {"pull": {"port": 9000, "timout": 3}}}, "unknown option 'timout'; did you mean 'timeout'"),
     ({"logger": {"url": "sqlite:///x.db", "colour": "red"}}, "unknown option 'colour'"),
     ({"logger": {"url": "postgres://db/cinfdata"}}, "logger: database URL .* the scheme must be"),
     ({"logger": {"url": "sqlite:///x.db", "table": "dateplots-lab"}}, "table name 'dateplots-lab' is not usable"),
