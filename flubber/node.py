@@ -27,7 +27,6 @@ block the process (use :mod:`flubber.io` for instrument I/O). When the
 callable accepts a ``node`` argument, it gets the :class:`LabNode` (to read
 KV keys such as a setpoint with :meth:`LabNode.value`).
 """
-import difflib
 import importlib
 import inspect
 import logging
@@ -39,7 +38,7 @@ import gevent.event
 from flubber._stopping import STOP_SIGNALS, wait_until_stopped
 from flubber.kvstore import KVStore, KVStoreKey
 from flubber.kvstore._exceptions import AMQPRoutingKeyError, ConfigError
-from flubber.kvstore.config import _not_importable_hint, load_node_config, parse_node_config
+from flubber.kvstore.config import _not_importable_hint, _suggest, load_node_config, parse_node_config
 from flubber.kvstore.serve import NodeServer
 
 __all__ = ["LabNode", "Instrument", "NODE_SECTIONS", "load_lab_config"]
@@ -69,9 +68,8 @@ def _check_mapping(source, place, value, allowed):
         raise _error(source, place, "must be a mapping with %s, got %r" % (", ".join(allowed), value))
     unknown = [key for key in value if key not in allowed]
     if unknown:
-        close = difflib.get_close_matches(str(unknown[0]), allowed, n=1)
         raise _error(source, place, "unknown option %r%s; options: %s"
-                     % (unknown[0], "; did you mean %r?" % close[0] if close else "", ", ".join(allowed)))
+                     % (unknown[0], _suggest(unknown[0], allowed), ", ".join(allowed)))
     return value
 
 
@@ -122,8 +120,7 @@ def _check_driver_args(source, place, spec, driver, args):
         names = [name for name, parameter in signature.parameters.items()
                  if name != "node" and parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)]
         unknown = [name for name in args if name not in signature.parameters]
-        close = difflib.get_close_matches(unknown[0], names, n=1) if unknown else []
-        suggestion = "; did you mean %r?" % close[0] if close else ""
+        suggestion = _suggest(unknown[0], names) if unknown else ""
         raise _error(source, place, "do not fit driver %r: %s%s; it takes: %s"
                      % (spec, exc, suggestion, ", ".join(names) or "no arguments")) from None
 

@@ -12,7 +12,6 @@ import logging
 import gevent.event
 
 from flubber._stopping import STOP_SIGNALS, wait_until_stopped
-
 from flubber.kvstore.config import NodeConfig, load_node_config
 from flubber.kvstore.tcp import DEFAULT_HOST, DEFAULT_PORT, KVTCPServer
 

@@ -224,6 +224,11 @@ class Activity:
         if self.check_activity:
             self.last_activity = now
 
+    def as_dict(self):
+        """Return the settings and the last poke as PyExpLabSys kept them in ``DATA[port]["activity"]``."""
+        return {"check_activity": self.check_activity, "activity_timeout": self.activity_timeout,
+                "last_activity": self.last_activity}
+
     def status(self, now):
         """Return ``(status, seconds since last activity or None)``."""
         if not self.check_activity:

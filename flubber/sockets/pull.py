@@ -76,13 +76,11 @@ class CommonDataPullSocket(UDPSocketBase):
     def data_entry(self):
         """This socket's entry of :data:`flubber.sockets.DATA` (a copy, as PyExpLabSys laid it out)."""
         protocol = self.protocol
-        activity = protocol.activity
         entry = {
             "type": "date" if protocol.is_date else "data", "name": protocol.name,
             "codenames": list(protocol.codenames), "data": dict(protocol.points),
             "timeouts": dict(protocol.timeouts),
-            "activity": {"check_activity": activity.check_activity, "activity_timeout": activity.activity_timeout,
-                         "last_activity": activity.last_activity},
+            "activity": protocol.activity.as_dict(),
         }
         if not protocol.is_date:
             entry["timestamps"] = dict(protocol.timestamps)

@@ -142,12 +142,10 @@ class DataPushSocket(UDPSocketBase):
         """This socket's entry of :data:`flubber.sockets.DATA` (a copy, as PyExpLabSys laid it out)."""
         last_time, last = self.last
         updated_time, updated = self.updated
-        activity = self.protocol.activity
         return {
             "type": "push", "name": self.name, "action": self.action,
             "last": last, "last_time": last_time, "updated": updated, "updated_time": updated_time,
-            "activity": {"check_activity": activity.check_activity, "activity_timeout": activity.activity_timeout,
-                         "last_activity": activity.last_activity},
+            "activity": self.protocol.activity.as_dict(),
         }
 
     def set_last_to_none(self):
