@@ -1,0 +1,142 @@
+"""The dripline client on RabbitMQ: :class:`AMQPKVClient` sends requests through a broker."""
+import itertools
+import logging
+import os
+
+import gevent
+import gevent.event
+import gevent.lock
+import pika
+import pika.exceptions
+
+from flubber.kvstore import _dripline
+from flubber.kvstore._amqp_link import REQUESTS_EXCHANGE, Link, safe_url, url_parameters
+from flubber.kvstore._base_client import KVClient
+from flubber.kvstore._dripline import CONTENT_ENCODING, Reply
+from flubber.kvstore._exceptions import AMQPConnectionError, AMQPRoutingKeyError, DriplineError, RequestTimeout
+
+logger = logging.getLogger(__name__)
+
+
+class AMQPKVClient(KVClient):
+    """Send dripline requests through RabbitMQ (to flubber or dripline services).
+
+    :param url: the broker, ``amqp://guest:guest@127.0.0.1:5672/%2F``.
+    :param timeout: default seconds to wait for a reply.
+
+    Connects on the first request. Replies arrive in an exclusive,
+    broker-named queue (also bound to ``requests`` under its own name, as
+    dripline services publish replies there). A request nobody is bound to
+    is returned by the broker and answered with retcode 102 at once.
+    """
+
+    #: Seconds allowed to connect and set up.
+    setup_timeout = 10.0
+
+    def __init__(self, url, timeout=None):
+        super().__init__(timeout)
+        #: The broker URL.
+        self.url = url
+        url_parameters(url)
+        self._link = None
+        self._reply_queue = None
+        self._pending = {}
+        self._lock = gevent.lock.Semaphore()
+        self._ids = itertools.count(1)
+        self._prefix = "%x-%x-" % (os.getpid(), id(self) & 0xFFFFFF)
+
+    def connect(self):
+        """Connect now (requests do it on demand); return self."""
+        self._ensure_link()
+        return self
+
+    def _ensure_link(self):
+        link = self._link
+        if link is not None and link.is_open:
+            return link
+        with self._lock:
+            link = self._link
+            if link is not None and link.is_open:
+                return link
+            link = Link(self.url, "flubber client %d" % os.getpid())
+            try:
+                link.open(self.setup_timeout)
+                channel = link.channel
+                link.ensure_exchange(REQUESTS_EXCHANGE, timeout=self.setup_timeout)
+                frame = link.call(channel.queue_declare, queue="", exclusive=True, auto_delete=True,
+                                  timeout=self.setup_timeout)
+                queue = frame.method.queue
+                link.call(channel.queue_bind, queue=queue, exchange=REQUESTS_EXCHANGE, routing_key=queue,
+                          timeout=self.setup_timeout)
+                channel.add_on_return_callback(self._on_return)
+                link.call(channel.basic_consume, queue=queue, on_message_callback=self._on_reply, auto_ack=True,
+                          timeout=self.setup_timeout)
+            except (AMQPConnectionError, pika.exceptions.AMQPError) as exc:
+                link.abort()
+                if isinstance(exc, AMQPConnectionError):
+                    raise
+                raise AMQPConnectionError("cannot set up with the broker at %s: %s" % (safe_url(self.url), exc)) \
+                    from None
+            gevent.spawn(self._fail_pending_on_close, link)
+            self._reply_queue = queue
+            self._link = link
+            return link
+
+    def _fail_pending_on_close(self, link):
+        link.closed.wait()
+        for result in list(self._pending.values()):
+            result.set_exception(AMQPConnectionError("lost the broker while waiting for a reply: %s" % link.reason))
+
+    def _on_reply(self, _channel, _method, properties, body):  # in the hub
+        result = self._pending.get(properties.correlation_id)
+        if result is None:
+            logger.debug("dropping a reply nobody waits for (%r)", properties.correlation_id)
+            return
+        try:
+            reply = _dripline.decode_reply(body)
+        except DriplineError as exc:
+            result.set_exception(exc)
+            return
+        result.set(reply)
+
+    def _on_return(self, _channel, method, properties, _body):  # in the hub
+        result = self._pending.get(properties.correlation_id)
+        if result is not None:
+            result.set(Reply(AMQPRoutingKeyError.retcode,
+                             "no service is bound to routing key %r (%s); check the target name"
+                             % (method.routing_key, method.reply_text)))
+
+    def send_request(self, request, timeout=None):
+        """Publish *request* to the requests exchange; return the :class:`~flubber.kvstore.Reply`."""
+        timeout = self.timeout if timeout is None else timeout
+        link = self._ensure_link()
+        correlation_id = self._prefix + str(next(self._ids))
+        result = gevent.event.AsyncResult()
+        self._pending[correlation_id] = result
+        try:
+            request.correlation_id = None
+            link.channel.basic_publish(
+                exchange=REQUESTS_EXCHANGE, routing_key=request.target,
+                body=_dripline.encode_json(request.to_dict(with_target=False)),
+                properties=pika.BasicProperties(reply_to=self._reply_queue, correlation_id=correlation_id,
+                                                content_encoding=CONTENT_ENCODING, app_id="flubber"),
+                mandatory=True,
+            )
+            try:
+                return result.get(timeout=timeout)
+            except gevent.Timeout:
+                raise RequestTimeout("no reply for %r within %g s through %s"
+                                     % (request.target, timeout, safe_url(self.url))) from None
+        except pika.exceptions.AMQPError as exc:
+            raise AMQPConnectionError("lost the broker at %s: %s" % (safe_url(self.url), exc)) from None
+        finally:
+            self._pending.pop(correlation_id, None)
+
+    def close(self):
+        """Close the broker connection."""
+        link, self._link = self._link, None
+        if link is not None:
+            link.close()
+
+    def __repr__(self):
+        return "AMQPKVClient(%s)" % safe_url(self.url)

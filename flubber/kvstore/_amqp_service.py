@@ -1,0 +1,246 @@
+"""The dripline service on RabbitMQ: :class:`AMQPService` serves a node.
+
+Layout (dripline 3): topic exchanges ``requests`` and ``alerts``. The
+service consumes an exclusive queue named after the node, bound to
+``requests`` with ``NAME.#`` for every endpoint name it serves (and the node
+name, for ``node.store.key``). A request is a JSON dripline request message
+whose routing key is the target; the reply is published to the request's
+``reply_to`` queue (through the default exchange, which reaches a queue by
+name whatever its bindings) with the request's ``correlation_id``.
+Broadcasts of keys go to ``alerts`` with their ``sensor_value.NAME`` key.
+
+pika's callbacks only hand deliveries to a queue; worker greenlets answer
+them. Set-up steps run in the service greenlet on a
+:class:`~flubber.kvstore._amqp_link.Link`. When the broker goes away the
+service reconnects with exponential back-off and binds again.
+"""
+import logging
+import os
+
+import gevent
+import gevent.event
+import gevent.queue
+import pika
+import pika.exceptions
+
+from flubber.kvstore import _dripline
+from flubber.kvstore._amqp_client import AMQPKVClient
+from flubber.kvstore._amqp_link import ALERTS_EXCHANGE, REQUESTS_EXCHANGE, Link, reply_code, safe_url, url_parameters
+from flubber.kvstore._dripline import CONTENT_ENCODING, Reply
+from flubber.kvstore._exceptions import AMQPConnectionError, AMQPError, DecodingError, DriplineError
+
+logger = logging.getLogger(__name__)
+
+
+class AMQPService:
+    """Serve a :class:`~flubber.kvstore.KVNode` on RabbitMQ (dripline wire format).
+
+    :param node: the node that answers requests.
+    :param url: the broker, ``amqp://guest:guest@127.0.0.1:5672/%2F``.
+    :param queue: the queue name (default: the node name, like dripline).
+    :param workers: greenlets answering requests concurrently.
+    :param forward_remote: let the node's stores reach endpoints of other
+        nodes through this broker (sets ``node.remote``).
+
+    :meth:`start` returns at once; :meth:`wait_ready` waits until requests
+    are consumed. Broadcasts of the node's keys go to the ``alerts`` exchange.
+    """
+
+    #: Exchange requests arrive on.
+    requests_exchange = REQUESTS_EXCHANGE
+    #: Exchange broadcasts go to.
+    alerts_exchange = ALERTS_EXCHANGE
+    #: Exchange replies are published to ("" is RabbitMQ's default exchange,
+    #: which delivers to the queue named by ``reply_to``).
+    reply_exchange = ""
+    #: Unanswered deliveries the broker may push at once.
+    prefetch_count = 64
+    #: Seconds before the first reconnect; doubles up to :attr:`reconnect_max_delay`.
+    reconnect_delay = 0.5
+    #: Longest wait between reconnect attempts.
+    reconnect_max_delay = 30.0
+    #: Seconds allowed for connecting and each set-up step.
+    setup_timeout = 10.0
+
+    def __init__(self, node, url, queue=None, workers=4, forward_remote=True):
+        self.node = node
+        self.url = url
+        self.parameters = url_parameters(url)  # validate early: own nothing until valid
+        #: Name of the queue requests arrive in.
+        self.queue = queue or node.name or "flubber-%d" % os.getpid()
+        self.workers = workers
+        self.forward_remote = forward_remote
+        #: Set while requests are being consumed.
+        self.ready = gevent.event.Event()
+        #: How many times the service (re)connected.
+        self.connections_made = 0
+        #: Alerts dropped because the broker was not connected.
+        self.alerts_dropped = 0
+        self._link = None
+        self._inbox = gevent.queue.Queue()
+        self._greenlets = []
+        self._stopping = False
+
+    # -- life cycle ----------------------------------------------------------------------
+    def start(self):
+        """Connect in the background and serve; return self."""
+        if self._greenlets:
+            return self
+        self._stopping = False
+        self.node.add_alert_sink(self.publish_alert)
+        if self.forward_remote and self.node.remote is None:
+            self.node.remote = AMQPKVClient(self.url)
+        self._greenlets = [gevent.spawn(self._run)]
+        self._greenlets += [gevent.spawn(self._work) for _ in range(self.workers)]
+        return self
+
+    def wait_ready(self, timeout=None):
+        """Wait until requests are consumed; return True, or False after *timeout* seconds."""
+        return self.ready.wait(timeout)
+
+    def stop(self, timeout=5.0):
+        """Stop consuming, close the connection and end the greenlets."""
+        self._stopping = True
+        self.ready.clear()
+        try:
+            self.node.remove_alert_sink(self.publish_alert)
+        except ValueError:
+            pass
+        if self.forward_remote and isinstance(self.node.remote, AMQPKVClient):
+            self.node.remote.close()
+            self.node.remote = None
+        link, self._link = self._link, None
+        if link is not None:
+            link.close(timeout)
+        gevent.killall(self._greenlets, timeout=timeout)
+        self._greenlets = []
+
+    close = stop
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    # -- connection ------------------------------------------------------------------------
+    @property
+    def binding_keys(self):
+        """The binding keys of the request queue: ``NAME.#`` per endpoint name and the node name."""
+        names = list(self.node.endpoint_names)
+        if self.node.name:
+            names.append(self.node.name)
+        return [name + ".#" for name in sorted(set(names))]
+
+    def _run(self):
+        delay = self.reconnect_delay
+        while not self._stopping:
+            link = Link(self.url, "flubber node %s" % self.queue)
+            self._link = link
+            try:
+                link.open(self.setup_timeout)
+                self._set_up(link)
+            except (AMQPError, AMQPConnectionError, pika.exceptions.AMQPError) as exc:
+                link.abort()
+                if self._stopping:
+                    break
+                logger.warning("AMQP %s: %s; retrying in %.1f s", self.queue, exc, delay)
+                gevent.sleep(delay)
+                delay = min(delay * 2, self.reconnect_max_delay)
+                continue
+            self.connections_made += 1
+            delay = self.reconnect_delay
+            self.ready.set()
+            logger.info("AMQP %s: serving %d binding keys on %s", self.queue, len(self.binding_keys),
+                        safe_url(self.url))
+            link.closed.wait()
+            self.ready.clear()
+            if self._stopping:
+                break
+            logger.warning("AMQP %s: lost the broker (%s); reconnecting", self.queue, link.reason)
+            link.abort()
+            gevent.sleep(delay)
+
+    def _set_up(self, link):
+        channel = link.channel
+        for exchange in (self.requests_exchange, self.alerts_exchange):
+            link.ensure_exchange(exchange, timeout=self.setup_timeout)
+        try:
+            link.call(channel.queue_declare, queue=self.queue, exclusive=True, auto_delete=True,
+                      timeout=self.setup_timeout)
+        except AMQPConnectionError:
+            if reply_code(link.reason) == 405:
+                raise AMQPError("queue %r is already consumed by another service; give this node a unique name"
+                                % self.queue) from None
+            raise
+        for key in self.binding_keys:
+            link.call(channel.queue_bind, queue=self.queue, exchange=self.requests_exchange, routing_key=key,
+                      timeout=self.setup_timeout)
+        link.call(channel.basic_qos, prefetch_count=self.prefetch_count, timeout=self.setup_timeout)
+        inbox = self._inbox
+
+        def on_message(channel, method, properties, body):  # runs in the hub: hand over, never block
+            inbox.put_nowait((link, channel, method, properties, body))
+
+        link.call(channel.basic_consume, queue=self.queue, on_message_callback=on_message,
+                  timeout=self.setup_timeout)
+
+    # -- requests -----------------------------------------------------------------------------
+    def _work(self):
+        inbox = self._inbox
+        while True:
+            link, channel, method, properties, body = inbox.get()
+            try:
+                self._answer(channel, method, properties, body)
+            except pika.exceptions.AMQPError as exc:
+                logger.warning("AMQP %s: reply to %r lost, the broker connection closed (%s)",
+                               self.queue, method.routing_key, exc)
+            except Exception:  # keep the worker alive whatever one delivery does
+                logger.exception("AMQP %s: failed to answer a request on %r", self.queue, method.routing_key)
+
+    def answer(self, body, routing_key, properties=None):
+        """Return the :class:`~flubber.kvstore.Reply` to request *body* that arrived with *routing_key*."""
+        correlation_id = getattr(properties, "correlation_id", None)
+        encoding = getattr(properties, "content_encoding", None)
+        try:
+            if encoding and not encoding.lower().endswith("json"):
+                raise DecodingError("content encoding %r is not supported; send application/json" % encoding)
+            request = _dripline.decode_request(body, target=routing_key)
+        except DriplineError as exc:
+            return Reply(exc.retcode, str(exc), correlation_id=correlation_id, sender_info=self.node.sender_info)
+        request.correlation_id = correlation_id
+        return self.node.handle(request)
+
+    def _answer(self, channel, method, properties, body):
+        reply = self.answer(body, method.routing_key, properties)
+        if properties.reply_to:
+            reply.correlation_id = None  # travels as the AMQP property
+            data = _dripline.encode_json(reply.to_dict())
+            channel.basic_publish(
+                exchange=self.reply_exchange, routing_key=properties.reply_to, body=data,
+                properties=pika.BasicProperties(correlation_id=properties.correlation_id,
+                                                content_encoding=CONTENT_ENCODING, app_id="flubber"),
+            )
+        if channel.is_open:
+            channel.basic_ack(method.delivery_tag)
+
+    # -- alerts ----------------------------------------------------------------------------------
+    def publish_alert(self, alert):
+        """Publish *alert* to the alerts exchange (an alert sink of the node); drop it while disconnected."""
+        link = self._link
+        if link is None or not link.is_open:
+            self.alerts_dropped += 1
+            logger.debug("AMQP %s: not connected, alert %r dropped", self.queue, alert)
+            return
+        link.channel.basic_publish(
+            exchange=self.alerts_exchange, routing_key=alert.routing_key, body=_dripline.encode_json(alert.to_dict()),
+            properties=pika.BasicProperties(content_encoding=CONTENT_ENCODING, app_id="flubber"),
+        )
+
+    def __repr__(self):
+        return "<AMQPService %s on %s%s>" % (self.queue, safe_url(self.url), " ready" if self.ready.is_set() else "")
+
+
+def serve_amqp(node, url, **options):
+    """Start an :class:`AMQPService` for *node* on the broker at *url*; return it."""
+    return AMQPService(node, url, **options).start()
