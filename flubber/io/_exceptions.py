@@ -7,8 +7,18 @@ The tree mirrors how callers catch them::
     +-- StreamBufferFullError    a peer sent more than a buffer limit allows
     +-- IncompleteReadError      EOF before read_exactly() had its bytes
     +-- ConcurrentReadError      two greenlets read one stream at once
+    +-- StreamTimeoutError       a deadline passed (also a builtin TimeoutError)
     +-- TCPError, PipeError, TTYError, SerialError
                                  OS errors of one transport (errno kept)
+        +-- TCPTimeoutError, PipeTimeoutError
+                                 a connect that timed out: both the transport's
+                                 error and a StreamTimeoutError
+
+A deadline given to a flubber.io call (``connect(timeout=...)``,
+``flush(timeout)``) that passes raises a :class:`StreamTimeoutError`, which
+is also the builtin :class:`TimeoutError`, as every timeout of flubber is.
+A ``with gevent.Timeout(...)`` block of your own around a read still ends
+with your :class:`gevent.Timeout`: flubber never catches it.
 """
 import errno as _errno
 
@@ -18,8 +28,11 @@ __all__ = [
     "StreamBufferFullError",
     "IncompleteReadError",
     "ConcurrentReadError",
+    "StreamTimeoutError",
     "TCPError",
+    "TCPTimeoutError",
     "PipeError",
+    "PipeTimeoutError",
     "TTYError",
     "SerialError",
 ]
@@ -89,12 +102,40 @@ class ConcurrentReadError(StreamError):
         super().__init__(message)
 
 
+class StreamTimeoutError(StreamError, TimeoutError):
+    """Raised when a deadline given to a stream call passes.
+
+    Also a builtin :class:`TimeoutError`. Raised by
+    :meth:`~flubber.io.BaseStream.flush` with a *timeout* (the data stays
+    queued) and, as :class:`TCPTimeoutError` or :class:`PipeTimeoutError`,
+    by a connect whose *timeout* passed. Raise the timeout, or check that
+    the peer reads (flush) or listens (connect).
+    """
+
+
 class TCPError(StreamError):
     """OS-level error on a TCP stream, server or connect (errno kept)."""
 
 
+class TCPTimeoutError(TCPError, StreamTimeoutError):
+    """A TCP connect did not complete within its *timeout*.
+
+    Raised by :meth:`~flubber.io.TCPClient.connect` and
+    :func:`~flubber.io.connect_tcp`; both a :class:`TCPError` and a
+    :class:`StreamTimeoutError` (so a builtin :class:`TimeoutError`).
+    """
+
+
 class PipeError(StreamError):
     """OS-level error on a pipe (Unix domain socket) stream or server (errno kept)."""
+
+
+class PipeTimeoutError(PipeError, StreamTimeoutError):
+    """A pipe connect did not complete within its *timeout*.
+
+    Raised by :meth:`~flubber.io.PipeClient.connect`; both a
+    :class:`PipeError` and a :class:`StreamTimeoutError`.
+    """
 
 
 class TTYError(StreamError):
@@ -103,6 +144,15 @@ class TTYError(StreamError):
 
 class SerialError(StreamError):
     """Error of a serial port: opening it with pyserial or reading/writing it."""
+
+
+#: The timeout class of each transport's error class (others use :class:`StreamTimeoutError`).
+TIMEOUT_CLASSES = {TCPError: TCPTimeoutError, PipeError: PipeTimeoutError}
+
+
+def timeout_error(error_class, message):
+    """Return the timeout error of the transport whose errors are *error_class*."""
+    return TIMEOUT_CLASSES.get(error_class, StreamTimeoutError)(message)
 
 
 def translate_os_error(exc, error_class, action):

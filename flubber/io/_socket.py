@@ -4,7 +4,7 @@ import socket
 import gevent
 import gevent.socket
 
-from flubber.io._exceptions import StreamClosedError, StreamError, translate_os_error
+from flubber.io._exceptions import StreamClosedError, StreamError, timeout_error, translate_os_error
 from flubber.io._server import StreamConnection
 from flubber.io._stream import BaseStream
 
@@ -96,7 +96,7 @@ def connect_socket(stream, family_address, timeout, source_address, error_class,
                 gsock.close()
                 raise
     except socket.timeout as exc:
-        raise error_class("connect to %s timed out after %s s" % (describe, timeout)) from exc
+        raise timeout_error(error_class, "connect to %s timed out after %s s" % (describe, timeout)) from exc
     except OSError as exc:
         raise translate_os_error(exc, error_class, "connect to %s" % (describe,)) from exc
     sock = socket.socket(gsock.family, gsock.type, gsock.proto, fileno=gsock.detach())

@@ -19,6 +19,7 @@ from flubber.io._exceptions import (
     StreamBufferFullError,
     StreamClosedError,
     StreamError,
+    StreamTimeoutError,
     translate_os_error,
 )
 
@@ -220,6 +221,14 @@ class BaseStream:
 
         Returns as soon as any bytes are available; ``b""`` only at end of
         stream.
+
+        :raises ValueError: *nbytes* is negative.
+        :raises StreamClosedError: the stream was closed locally, before or
+            during the call (a close caused by an error chains that error).
+        :raises ConcurrentReadError: another greenlet is reading this stream.
+        :raises StreamError: the stream is not connected or not readable; an
+            OS error becomes the transport's subclass (:class:`TCPError`,
+            :class:`PipeError`, ...) with its errno, and closes the stream.
         """
         if nbytes < 0:
             raise ValueError("nbytes must be >= 0, got %r" % (nbytes,))
@@ -236,6 +245,15 @@ class BaseStream:
 
         :raises IncompleteReadError: if the stream ends first; its
             ``partial`` holds the bytes that arrived (they are consumed).
+        :raises StreamBufferFullError: more than :attr:`max_buffer_size` (or
+            *nbytes*, if larger) bytes would have to be held; the stream is closed.
+        :raises ValueError: *nbytes* is negative.
+        :raises StreamClosedError: the stream was closed locally, before or
+            during the call (a close caused by an error chains that error).
+        :raises ConcurrentReadError: another greenlet is reading this stream.
+        :raises StreamError: the stream is not connected or not readable; an
+            OS error becomes the transport's subclass (:class:`TCPError`,
+            :class:`PipeError`, ...) with its errno, and closes the stream.
         """
         if nbytes < 0:
             raise ValueError("nbytes must be >= 0, got %r" % (nbytes,))
@@ -260,6 +278,15 @@ class BaseStream:
         :param max_bytes: longest result allowed (default
             :attr:`max_buffer_size`); a longer one raises
             :class:`~flubber.io.StreamBufferFullError` and closes the stream.
+        :raises StreamBufferFullError: no delimiter within *max_bytes*; the
+            stream is closed.
+        :raises ValueError: *delimiter* is empty.
+        :raises StreamClosedError: the stream was closed locally, before or
+            during the call (a close caused by an error chains that error).
+        :raises ConcurrentReadError: another greenlet is reading this stream.
+        :raises StreamError: the stream is not connected or not readable; an
+            OS error becomes the transport's subclass (:class:`TCPError`,
+            :class:`PipeError`, ...) with its errno, and closes the stream.
         """
         if not delimiter:
             raise ValueError("delimiter must not be empty")
@@ -270,6 +297,15 @@ class BaseStream:
 
         The result ends with the match. End of stream and *max_bytes* behave
         as in :meth:`read_until`. Compiled patterns are cached.
+
+        :raises StreamBufferFullError: no match within *max_bytes*; the
+            stream is closed.
+        :raises StreamClosedError: the stream was closed locally, before or
+            during the call (a close caused by an error chains that error).
+        :raises ConcurrentReadError: another greenlet is reading this stream.
+        :raises StreamError: the stream is not connected or not readable; an
+            OS error becomes the transport's subclass (:class:`TCPError`,
+            :class:`PipeError`, ...) with its errno, and closes the stream.
         """
         return self._read_through(self._rbuf.find_regex, regex, max_bytes)
 
@@ -297,6 +333,15 @@ class BaseStream:
 
         More than *max_bytes* (default :attr:`max_buffer_size`) raises
         :class:`~flubber.io.StreamBufferFullError`.
+
+        :raises StreamBufferFullError: more than *max_bytes* arrived; the
+            stream is closed.
+        :raises StreamClosedError: the stream was closed locally, before or
+            during the call (a close caused by an error chains that error).
+        :raises ConcurrentReadError: another greenlet is reading this stream.
+        :raises StreamError: the stream is not connected or not readable; an
+            OS error becomes the transport's subclass (:class:`TCPError`,
+            :class:`PipeError`, ...) with its errno, and closes the stream.
         """
         self._enter_read()
         try:
@@ -326,6 +371,15 @@ class BaseStream:
         :attr:`write_buffer_size`; past that, blocks until the kernel took
         enough. Before the stream is connected, data is buffered and sent in
         order on connect.
+
+        :raises TypeError: *data* is a :class:`str` (encode it first).
+        :raises StreamClosedError: the stream was closed, before or while
+            this call waited for the kernel (a close caused by an error chains
+            that error).
+        :raises StreamError: the stream is not writable. An OS error while
+            sending closes the stream with the transport's subclass
+            (:class:`TCPError`, ...); the next call raises it as the cause
+            of a :class:`StreamClosedError`.
         """
         if self._closed:
             raise StreamClosedError() from self.error
@@ -348,8 +402,15 @@ class BaseStream:
     def flush(self, timeout=None):
         """Block until everything written is in the kernel.
 
-        :param timeout: seconds to wait at most (``None``: no limit); on
-            expiry :class:`gevent.Timeout` is raised and the data stays queued.
+        :param timeout: seconds to wait at most (``None``: no limit).
+        :raises StreamTimeoutError: *timeout* passed; the data stays queued.
+        :raises StreamClosedError: the stream was closed, before or while
+            this call waited.
+        :raises StreamError: the stream is not connected yet.
+
+        .. versionchanged:: 0.2
+           A passed *timeout* raises :class:`~flubber.io.StreamTimeoutError`
+           (a :class:`TimeoutError`) instead of :class:`gevent.Timeout`.
         """
         self._check_open()
         if not self._connected:
@@ -357,8 +418,17 @@ class BaseStream:
         if self._wbuf:
             self._drain()
         if self._wbuf:
-            with gevent.Timeout(timeout):
+            timer = gevent.Timeout(timeout)
+            timer.start()  # no timer at all when timeout is None
+            try:
                 self._wait_written(1)
+            except gevent.Timeout as exc:
+                if exc is not timer:
+                    raise
+                raise StreamTimeoutError("flush: %d bytes still unsent after %g s; the peer is not reading"
+                                         % (len(self._wbuf), timeout)) from None
+            finally:
+                timer.close()
 
     def _wait_written(self, below):
         """Block until fewer than *below* bytes wait in the write buffer."""
@@ -426,7 +496,7 @@ class BaseStream:
         if self._connected and self._wbuf and getcurrent() is not self._hub:
             try:
                 self.flush(self.close_timeout if timeout is None else timeout)
-            except (StreamError, gevent.Timeout) as exc:
+            except StreamError as exc:
                 log.debug("close(): %d unsent bytes dropped: %s", len(self._wbuf), exc)
         self._close(None)
 

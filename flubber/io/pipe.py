@@ -41,7 +41,12 @@ class PipeClient(_PipeStream):
     def connect(self, target, timeout=None):
         """Connect to the named pipe *target* (a path, or ``@name`` for an abstract name).
 
+        :param timeout: seconds for the connect (``None``: no limit).
+        :raises PipeTimeoutError: *timeout* passed before the connection was
+            up (a :class:`PipeError` and a :class:`TimeoutError`).
         :raises PipeError: when nobody listens there (errno kept).
+        :raises StreamClosedError: the client was closed.
+        :raises StreamError: the client is already connected.
         """
         address = _socket_address(target)
         return connect_socket(self, (socket.AF_UNIX, address), timeout, None, PipeError, target)

@@ -71,7 +71,11 @@ class TCPClient(_TCPStream):
         :param source_address: ``(host, port)`` to bind the local end to,
             else the system picks one.
         :param timeout: seconds for the whole connect (``None``: the OS limit).
+        :raises TCPTimeoutError: *timeout* passed before the connection was
+            up (a :class:`TCPError` and a :class:`TimeoutError`).
         :raises TCPError: when the connection cannot be made (errno kept).
+        :raises StreamClosedError: the client was closed.
+        :raises StreamError: the client is already connected.
         """
         host, port = parse_tcp_address(target)
         return connect_socket(self, None, timeout, source_address, TCPError, (host, port))

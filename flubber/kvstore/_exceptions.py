@@ -4,22 +4,33 @@ The tree mirrors how callers catch them::
 
     KVStoreError                      anything this package raises on purpose
     ├── DriplineError                 carries a dripline return code (retcode)
-    │   ├── AMQPError            100  ├── AMQPConnectionError 101
-    │   │                             └── AMQPRoutingKeyError 102
-    │   ├── HardwareError        200  ├── HardwareConnectionError 201
-    │   │                             └── HardwareResponselessError 202
+    │   ├── AMQPError            100
+    │   │   ├── AMQPConnectionError  101  (also a TransportError)
+    │   │   └── AMQPRoutingKeyError  102
+    │   ├── HardwareError        200
+    │   │   ├── HardwareConnectionError    201
+    │   │   └── HardwareResponselessError  202
     │   ├── InternalError        300
-    │   ├── DecodingError        302
-    │   ├── PayloadError         303
-    │   ├── InvalidValue         304  └── CalibrationError (refined 304)
-    │   ├── RequestTimeout       305
-    │   ├── MethodNotSupported   306
-    │   ├── AccessDenied         307
-    │   ├── InvalidKey           308
+    │   │   ├── DecodingError        302
+    │   │   ├── PayloadError         303
+    │   │   ├── InvalidValue         304  └── CalibrationError (refined 304)
+    │   │   ├── RequestTimeout       305  (also a TimeoutError)
+    │   │   ├── MethodNotSupported   306
+    │   │   ├── AccessDenied         307
+    │   │   └── InvalidKey           308
     │   └── UnhandledError       999
     ├── NoActionWarning            1  (a warning, not an error)
     ├── ConfigError                   a YAML/keyword configuration is wrong
-    └── TransportError                the server or broker cannot be reached
+    └── TransportError                the server or broker cannot be reached (also a ConnectionError)
+
+Each retcode class derives from the class of its hundred, so ``except
+HardwareError`` catches a 201 and ``except AMQPError`` a 101, the way the
+retcode table groups them. "Cannot reach the server" is one
+class whatever the transport: :class:`TransportError` is raised by the TCP
+client, and the AMQP client's :class:`AMQPConnectionError` derives from it,
+so ``except TransportError`` (or the builtin :class:`ConnectionError`)
+works with both. Every deadline that passes raises a builtin
+:class:`TimeoutError` subclass (:class:`RequestTimeout` here).
 
 An endpoint raises a :class:`DriplineError` subclass; the transport turns it
 into a reply with that ``retcode``. The client does the reverse: an error
@@ -58,16 +69,27 @@ class DriplineError(KVStoreError):
         self.reply = reply
 
 
+class TransportError(KVStoreError, ConnectionError):
+    """The server cannot be reached or the connection to it broke.
+
+    Raised by :class:`~flubber.kvstore.TCPKVClient` when it cannot connect to
+    the host and port (is ``flubber serve`` running there?) or the server
+    closes the connection before replying; over AMQP its subclass
+    :class:`AMQPConnectionError` (retcode 101) says the same of the broker.
+    """
+
+
 class AMQPError(DriplineError):
     """Retcode 100: a generic broker problem, raised by the AMQP transport."""
 
     retcode = 100
 
 
-class AMQPConnectionError(DriplineError, ConnectionError):
+class AMQPConnectionError(AMQPError, TransportError):
     """Retcode 101: the broker could not be reached or the connection broke.
 
-    Also a :class:`ConnectionError`.
+    Also a :class:`TransportError` (and so a :class:`ConnectionError`): one
+    ``except TransportError`` catches an unreachable server on TCP and on AMQP.
 
     Raised by :class:`~flubber.kvstore.AMQPKVClient` when it cannot connect
     (check the URL and that RabbitMQ runs) or loses the broker mid-request.
@@ -76,7 +98,7 @@ class AMQPConnectionError(DriplineError, ConnectionError):
     retcode = 101
 
 
-class AMQPRoutingKeyError(DriplineError):
+class AMQPRoutingKeyError(AMQPError):
     """Retcode 102: nobody serves the target (routing key).
 
     Raised when a request names an endpoint no node knows: by the node for a
@@ -93,13 +115,13 @@ class HardwareError(DriplineError):
     retcode = 200
 
 
-class HardwareConnectionError(DriplineError):
+class HardwareConnectionError(HardwareError):
     """Retcode 201: the instrument behind an endpoint cannot be reached."""
 
     retcode = 201
 
 
-class HardwareResponselessError(DriplineError):
+class HardwareResponselessError(HardwareError):
     """Retcode 202: the instrument behind an endpoint did not answer."""
 
     retcode = 202
@@ -111,7 +133,7 @@ class InternalError(DriplineError):
     retcode = 300
 
 
-class DecodingError(DriplineError):
+class DecodingError(InternalError):
     """Retcode 302: the request bytes are not a dripline request.
 
     Raised while decoding: not UTF-8, not JSON, not a JSON object, a line
@@ -122,7 +144,7 @@ class DecodingError(DriplineError):
     retcode = 302
 
 
-class PayloadError(DriplineError):
+class PayloadError(InternalError):
     """Retcode 303: the request payload does not fit the operation.
 
     Raised when the payload is not an object, ``values`` is not a list, a set
@@ -132,7 +154,7 @@ class PayloadError(DriplineError):
     retcode = 303
 
 
-class InvalidValue(DriplineError, ValueError):
+class InvalidValue(InternalError, ValueError):
     """Retcode 304: a value cannot be used (also a :class:`ValueError`).
 
     Raised by keys and stores for a value of the wrong kind (a negative
@@ -153,7 +175,7 @@ class CalibrationError(InvalidValue):
     """
 
 
-class RequestTimeout(DriplineError, TimeoutError):
+class RequestTimeout(InternalError, TimeoutError):
     """Retcode 305: no reply came in time (also a :class:`TimeoutError`).
 
     Raised by the clients when the server or broker does not answer within
@@ -163,7 +185,7 @@ class RequestTimeout(DriplineError, TimeoutError):
     retcode = 305
 
 
-class MethodNotSupported(DriplineError):
+class MethodNotSupported(InternalError):
     """Retcode 306: the endpoint does not offer this operation or method.
 
     Raised for an unknown ``msgop``, an operation the endpoint does not
@@ -173,7 +195,7 @@ class MethodNotSupported(DriplineError):
     retcode = 306
 
 
-class AccessDenied(DriplineError):
+class AccessDenied(InternalError):
     """Retcode 307: the endpoint is locked and the request lacks its key.
 
     Raised for every operation but get on a locked endpoint when the request
@@ -184,7 +206,7 @@ class AccessDenied(DriplineError):
     retcode = 307
 
 
-class InvalidKey(DriplineError):
+class InvalidKey(InternalError):
     """Retcode 308: the ``lockout_key`` is not a lockout key at all.
 
     Raised when a request's or a lock's ``lockout_key`` is not a UUID
@@ -226,15 +248,6 @@ class ConfigError(KVStoreError, ValueError):
     Raised by :func:`~flubber.kvstore.load_node_config` and by the
     constructors of stores and keys before anything is started; the message
     names the file, the entry and what to change.
-    """
-
-
-class TransportError(KVStoreError, ConnectionError):
-    """The server cannot be reached or the connection to it broke.
-
-    Raised by :class:`~flubber.kvstore.TCPKVClient` when it cannot connect to
-    the host and port (is ``flubber serve`` running there?) or the server
-    closes the connection before replying.
     """
 
 

@@ -7,6 +7,7 @@ The tree mirrors how callers catch them::
     +-- InvalidPointError        (also ValueError)  enqueue of a malformed point
     +-- UnknownCodenameError     (also KeyError)    codename not known here or in the database
     +-- QueueFullError                              the bounded queue is full
+    |   +-- QueueFullTimeoutError (also TimeoutError) ... for all of block_timeout
     +-- LoggerStoppedError                          enqueue after stop()
     |   +-- LoggerFailedError                       the logger gave up on its own
     +-- TableError                                  the data table is missing or unusable
@@ -75,6 +76,15 @@ class QueueFullError(LoggerError):
     The point was not queued; nothing already queued is dropped. Raise
     ``max_queue``, add a spool, or find out why the database does not take
     the points (``status()["last_error"]``).
+    """
+
+
+class QueueFullTimeoutError(QueueFullError, TimeoutError):
+    """The queue stayed full for the whole ``block_timeout``.
+
+    Raised by ``enqueue_point`` under ``full_policy="block"``; a
+    :class:`QueueFullError` and a builtin :class:`TimeoutError`, like every
+    deadline that passes in flubber. The point was not queued.
     """
 
 

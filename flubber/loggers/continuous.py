@@ -44,6 +44,7 @@ from flubber.loggers._exceptions import (
     LoggerFailedError,
     LoggerStoppedError,
     QueueFullError,
+    QueueFullTimeoutError,
     TableError,
     UnknownCodenameError,
 )
@@ -419,7 +420,7 @@ class ContinuousLogger:
                 self._refuse()
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
-                raise QueueFullError(message + " (waited %.1f s)" % self.block_timeout)
+                raise QueueFullTimeoutError(message + " (waited %.1f s)" % self.block_timeout)
             self._room.clear()
             self._room.wait(remaining)
 

@@ -7,6 +7,7 @@ from flubber.io import (
     IncompleteReadError,
     StreamBufferFullError,
     StreamClosedError,
+    StreamTimeoutError,
 )
 
 pytestmark = pytest.mark.timeout(30)
@@ -173,6 +174,16 @@ def test_flush_returns_once_everything_is_sent(stream_pair):
     a.flush(timeout=10)
     assert not a._wbuf
     assert reader.get(timeout=10) == b"k" * 200000
+
+
+def test_flush_with_a_timeout_raises_a_timeout_error_and_keeps_the_data(stream_pair):
+    a, _b = stream_pair
+    a.write_buffer_size = 64 * 1024 * 1024  # so that write() itself never waits
+    a.write(b"w" * (32 * 1024 * 1024))  # more than any kernel buffer of a peer that does not read
+    with pytest.raises(StreamTimeoutError) as info:
+        a.flush(timeout=0.2)
+    assert isinstance(info.value, TimeoutError)
+    assert a._wbuf and not a.closed
 
 
 def test_close_sends_what_was_written_and_is_idempotent(stream_pair):

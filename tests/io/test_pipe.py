@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from flubber.io import PipeClient, PipeError, PipeServer
+from flubber.io import PipeClient, PipeError, PipeServer, PipeTimeoutError
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -33,6 +33,28 @@ def test_pipename_and_round_trip(tmp_path):
         assert server.pipename == path
         assert _round_trip(path) == b"HI\n"
     assert not os.path.exists(path)
+
+
+def test_a_connect_timeout_is_a_pipe_error_and_a_timeout_error(tmp_path):
+    path = str(tmp_path / "full.sock")
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(path)
+    listener.listen(0)
+    fillers = []
+    for _ in range(8):  # bounded: a Unix listener of backlog 0 takes one, then connects wait
+        filler = socket.socket(socket.AF_UNIX)
+        filler.setblocking(False)
+        fillers.append(filler)
+        if filler.connect_ex(path) != 0:
+            break
+    try:
+        with pytest.raises(PipeTimeoutError) as info:
+            PipeClient().connect(path, timeout=0.2)
+        assert isinstance(info.value, PipeError)
+        assert isinstance(info.value, TimeoutError)
+    finally:
+        for sock in fillers + [listener]:
+            sock.close()
 
 
 def test_a_stale_socket_file_is_replaced(tmp_path):

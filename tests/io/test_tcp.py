@@ -7,7 +7,9 @@ import gevent
 import gevent.event
 import pytest
 
-from flubber.io import TCPClient, TCPError, TCPServer, connect_tcp, parse_tcp_address
+from flubber.io import (
+    StreamTimeoutError, TCPClient, TCPError, TCPServer, TCPTimeoutError, connect_tcp, parse_tcp_address,
+)
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -90,6 +92,34 @@ def test_connection_refused_is_a_tcp_error_with_errno_and_cause():
         connect_tcp(("127.0.0.1", port), timeout=5)
     assert info.value.errno == errno.ECONNREFUSED
     assert isinstance(info.value.__cause__, OSError)
+
+
+def _full_listener(family, address):
+    """A listening socket nobody accepts from, its backlog filled: a further connect waits."""
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.bind(address)
+    listener.listen(0)
+    fillers = []
+    for _ in range(8):  # bounded: the backlog of listen(0) takes one or two
+        filler = socket.socket(family, socket.SOCK_STREAM)
+        filler.setblocking(False)
+        fillers.append(filler)
+        if filler.connect_ex(listener.getsockname()) not in (0, errno.EINPROGRESS):
+            break
+    return listener, fillers
+
+
+def test_a_connect_timeout_is_a_tcp_error_and_a_timeout_error():
+    listener, fillers = _full_listener(socket.AF_INET, ("127.0.0.1", 0))
+    try:
+        with pytest.raises(TCPTimeoutError) as info:
+            connect_tcp(listener.getsockname(), timeout=0.2)
+        assert isinstance(info.value, TCPError)
+        assert isinstance(info.value, StreamTimeoutError)
+        assert isinstance(info.value, TimeoutError)
+    finally:
+        for sock in fillers + [listener]:
+            sock.close()
 
 
 def test_binding_a_busy_port_is_a_tcp_error(echo_server):

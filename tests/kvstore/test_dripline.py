@@ -6,8 +6,9 @@ import pytest
 
 from flubber.kvstore import (
     OP_CMD, OP_CONFIG, OP_GET, OP_RUN, OP_SEND, OP_SET, T_ALERT, T_REPLY, T_REQUEST, AccessDenied, Alert,
-    AMQPRoutingKeyError, DecodingError, HardwareError, InvalidKey, NoActionWarning, PayloadError, Reply, Request,
-    UnhandledError, decode_reply, decode_request, encode_json, exception_for_retcode,
+    AMQPConnectionError, AMQPRoutingKeyError, DecodingError, DriplineError, HardwareError, InvalidKey,
+    NoActionWarning, PayloadError, Reply, Request, RequestTimeout, TransportError, UnhandledError, decode_reply,
+    decode_request, encode_json, exception_for_retcode,
 )
 from flubber.kvstore._dripline import format_timestamp, normalize_lockout_key
 
@@ -30,6 +31,30 @@ def test_retcodes_of_the_spec():
     codes = {code: exception_for_retcode(code).retcode for code in
              (100, 101, 102, 200, 201, 202, 300, 302, 303, 304, 305, 306, 307, 308, 999)}
     assert codes == {code: code for code in codes}
+
+
+@pytest.mark.parametrize("retcode", [101, 102, 201, 202, 302, 303, 304, 305, 306, 307, 308])
+def test_a_retcode_class_is_caught_by_its_hundreds_class(retcode):
+    hundred = exception_for_retcode(retcode // 100 * 100)
+    with pytest.raises(hundred):
+        raise exception_for_retcode(retcode)("raised by the test")
+
+
+def test_every_retcode_class_is_a_dripline_error():
+    for code in (100, 101, 102, 200, 201, 202, 300, 302, 303, 304, 305, 306, 307, 308, 999):
+        assert issubclass(exception_for_retcode(code), DriplineError)
+
+
+def test_one_base_says_the_server_cannot_be_reached_on_tcp_and_amqp():
+    assert issubclass(AMQPConnectionError, TransportError)
+    assert issubclass(TransportError, ConnectionError)
+    with pytest.raises(TransportError):
+        raise AMQPConnectionError("no broker")
+
+
+def test_a_reply_timeout_is_a_builtin_timeout_error():
+    with pytest.raises(TimeoutError):
+        raise RequestTimeout("no reply")
 
 
 def test_request_has_the_dripline_fields():

@@ -187,8 +187,9 @@ def test_full_queue_with_block_timeout_raises(sqlite_setup):
     lock = _locked(sqlite_setup)
     logger = _logger(sqlite_setup, max_queue=1, block_timeout=0.05).start()
     logger.enqueue_point(sqlite_setup.codenames[0], (T0, 0.0))
-    with pytest.raises(QueueFullError, match="waited"):
+    with pytest.raises(QueueFullError, match="waited") as info:
         logger.enqueue_point(sqlite_setup.codenames[0], (T0, 1.0))
+    assert isinstance(info.value, TimeoutError)
     lock.rollback()
     lock.close()
     assert logger.stop() == 0
