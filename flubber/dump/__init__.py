@@ -12,7 +12,7 @@ Every name of the public API, re-exported explicitly::
   commands; :func:`make_device` builds one from INI options.
 * :func:`run_dumps` runs many dumps concurrently.
 """
-from flubber.dump._exceptions import DeviceError, DumpConfigurationError, DumpError
+from flubber.dump._exceptions import DeviceError, DeviceTimeoutError, DumpConfigurationError, DumpError
 from flubber.dump.config import DumpConfiguration, DumpConstants
 from flubber.dump.devices import (
     DEVICE_KINDS,
@@ -49,4 +49,5 @@ __all__ = [
     "DumpError",
     "DumpConfigurationError",
     "DeviceError",
+    "DeviceTimeoutError",
 ]

@@ -5,13 +5,14 @@ The tree mirrors how callers catch them::
     DumpError                    any dump failure (catch this one)
     +-- DumpConfigurationError   a bad INI file or bad settings (also a ValueError)
     +-- DeviceError              a device could not run a command or lost the connection
+        +-- DeviceTimeoutError   the device took none of the command in time (also a TimeoutError)
 
 :class:`~flubber.dump.TheDump` itself never lets a :class:`DeviceError` out:
 it logs it, keeps the partial output and records it in the
 :class:`~flubber.dump.DumpResult`, so the next dump still runs.
 """
 
-__all__ = ["DumpError", "DumpConfigurationError", "DeviceError"]
+__all__ = ["DumpError", "DumpConfigurationError", "DeviceError", "DeviceTimeoutError"]
 
 
 class DumpError(Exception):
@@ -35,4 +36,14 @@ class DeviceError(DumpError):
 
     The original error (an :class:`OSError` or a
     :class:`~flubber.io.StreamError`) is chained as ``__cause__``.
+    """
+
+
+class DeviceTimeoutError(DeviceError, TimeoutError):
+    """Raised by a line device (:class:`~flubber.dump.TCPDevice`,
+    :class:`~flubber.dump.SerialDevice`) when the device took none of the
+    command within the dump's ``timeout``: it is not reading its input.
+
+    Also a builtin :class:`TimeoutError`, like every deadline that passes
+    in flubber.
     """

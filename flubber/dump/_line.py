@@ -6,11 +6,11 @@ import time
 import gevent
 import gevent.lock
 
-from flubber.dump._exceptions import DeviceError
+from flubber.dump._exceptions import DeviceError, DeviceTimeoutError
 from flubber.dump._options import parse_bool, parse_line_ending, parse_port, parse_positive_int, parse_prompt
 from flubber.dump._protocol import OutputFilter, compile_prompt, positive_seconds
 from flubber.dump._session import _ERROR, END, STDOUT, Device, Session
-from flubber.io import SerialStream, StreamError, TCPClient
+from flubber.io import SerialStream, StreamError, StreamTimeoutError, TCPClient
 
 log = logging.getLogger(__name__)
 
@@ -56,16 +56,11 @@ class LineSession(Session):
                     self._stream.write(self._line_ending)
                 self._wait_first_prompt(timeout)
             self._stream.write(self._command + self._line_ending)
-            timer = gevent.Timeout(timeout)
-            timer.start()
             try:
-                self._stream.flush()
-            except gevent.Timeout as exc:
-                if exc is not timer:
-                    raise
-                raise DeviceError("the device took no data for %g s: is it reading its input?" % timeout) from None
-            finally:
-                timer.close()
+                self._stream.flush(timeout)
+            except StreamTimeoutError:
+                raise DeviceTimeoutError("the device took no data for %g s: is it reading its input?"
+                                         % timeout) from None
         except StreamError as exc:
             raise DeviceError("sending the command to the device failed: %s" % (exc,)) from exc
 

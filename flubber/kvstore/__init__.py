@@ -12,8 +12,8 @@ from flubber.kvstore._dripline import (
 )
 from flubber.kvstore._endpoint import Endpoint
 from flubber.kvstore._exceptions import (
-    AccessDenied, AMQPConnectionError, AMQPError, AMQPRoutingKeyError, CalibrationError, ConfigError,
-    DecodingError, DriplineError, HardwareConnectionError, HardwareError, HardwareResponselessError,
+    AccessDenied, AMQPConnectionError, AMQPError, AMQPRoutingKeyError, AMQPTimeoutError, CalibrationError,
+    ConfigError, DecodingError, DriplineError, HardwareConnectionError, HardwareError, HardwareResponselessError,
     InternalError, InvalidKey, InvalidValue, KVStoreError, MethodNotSupported, NoActionWarning, PayloadError,
     RequestTimeout, TransportError, UnhandledError, exception_for_retcode,
 )
@@ -52,7 +52,8 @@ __all__ = [
     "Request", "Reply", "Alert", "decode_request", "decode_reply", "encode_json",
     "OP_SET", "OP_GET", "OP_CONFIG", "OP_SEND", "OP_RUN", "OP_CMD", "T_REPLY", "T_REQUEST", "T_ALERT",
     # exceptions
-    "KVStoreError", "DriplineError", "AMQPError", "AMQPConnectionError", "AMQPRoutingKeyError", "HardwareError",
+    "KVStoreError", "DriplineError", "AMQPError", "AMQPConnectionError", "AMQPRoutingKeyError", "AMQPTimeoutError",
+    "HardwareError",
     "HardwareConnectionError", "HardwareResponselessError", "InternalError", "DecodingError", "PayloadError",
     "InvalidValue", "CalibrationError", "RequestTimeout", "MethodNotSupported", "AccessDenied", "InvalidKey",
     "UnhandledError", "NoActionWarning", "ConfigError", "TransportError", "exception_for_retcode",

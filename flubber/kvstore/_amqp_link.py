@@ -14,7 +14,7 @@ import pika
 import pika.exceptions
 from pika.adapters.gevent_connection import GeventConnection
 
-from flubber.kvstore._exceptions import AMQPConnectionError, AMQPError
+from flubber.kvstore._exceptions import AMQPConnectionError, AMQPError, AMQPTimeoutError
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ class Link:
         try:
             return result.get(timeout=timeout)
         except gevent.Timeout:
-            raise AMQPConnectionError("the broker did not answer within %g s (%s)" % (timeout, what)) from None
+            raise AMQPTimeoutError("the broker did not answer within %g s (%s)" % (timeout, what)) from None
         finally:
             self._waiting.discard(result)
 

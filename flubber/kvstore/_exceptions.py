@@ -6,6 +6,7 @@ The tree mirrors how callers catch them::
     ├── DriplineError                 carries a dripline return code (retcode)
     │   ├── AMQPError            100
     │   │   ├── AMQPConnectionError  101  (also a TransportError)
+    │   │   │   └── AMQPTimeoutError     (also a TimeoutError)
     │   │   └── AMQPRoutingKeyError  102
     │   ├── HardwareError        200
     │   │   ├── HardwareConnectionError    201
@@ -96,6 +97,16 @@ class AMQPConnectionError(AMQPError, TransportError):
     """
 
     retcode = 101
+
+
+class AMQPTimeoutError(AMQPConnectionError, TimeoutError):
+    """Retcode 101: the broker did not answer a connect or set-up step in time.
+
+    An :class:`AMQPConnectionError` and a builtin :class:`TimeoutError`,
+    like every deadline that passes in flubber. Raised by the AMQP client
+    and service when the broker takes longer than the set-up timeout:
+    check that RabbitMQ runs and is not overloaded.
+    """
 
 
 class AMQPRoutingKeyError(AMQPError):

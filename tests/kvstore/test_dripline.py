@@ -6,7 +6,7 @@ import pytest
 
 from flubber.kvstore import (
     OP_CMD, OP_CONFIG, OP_GET, OP_RUN, OP_SEND, OP_SET, T_ALERT, T_REPLY, T_REQUEST, AccessDenied, Alert,
-    AMQPConnectionError, AMQPRoutingKeyError, DecodingError, DriplineError, HardwareError, InvalidKey,
+    AMQPConnectionError, AMQPRoutingKeyError, AMQPTimeoutError, DecodingError, DriplineError, HardwareError, InvalidKey,
     NoActionWarning, PayloadError, Reply, Request, RequestTimeout, TransportError, UnhandledError, decode_reply,
     decode_request, encode_json, exception_for_retcode,
 )
@@ -55,6 +55,12 @@ def test_one_base_says_the_server_cannot_be_reached_on_tcp_and_amqp():
 def test_a_reply_timeout_is_a_builtin_timeout_error():
     with pytest.raises(TimeoutError):
         raise RequestTimeout("no reply")
+
+
+def test_a_broker_that_does_not_answer_in_time_is_unreachable_and_a_timeout():
+    assert issubclass(AMQPTimeoutError, AMQPConnectionError)
+    assert issubclass(AMQPTimeoutError, TimeoutError)
+    assert AMQPTimeoutError.retcode == 101
 
 
 def test_request_has_the_dripline_fields():
