@@ -27,7 +27,6 @@ block the process (use :mod:`flubber.io` for instrument I/O). When the
 callable accepts a ``node`` argument, it gets the :class:`LabNode` (to read
 KV keys such as a setpoint with :meth:`LabNode.value`).
 """
-import importlib
 import inspect
 import logging
 import time
@@ -35,94 +34,15 @@ import time
 import gevent
 import gevent.event
 
+from flubber._config import Where
 from flubber._stopping import STOP_SIGNALS, wait_until_stopped
-from flubber.kvstore import KVStore, KVStoreKey
-from flubber.kvstore._exceptions import AMQPRoutingKeyError, ConfigError
-from flubber.kvstore.config import _not_importable_hint, _suggest, load_node_config, parse_node_config
+from flubber.kvstore import AMQPRoutingKeyError, ConfigError, KVStore, KVStoreKey
 from flubber.kvstore.serve import NodeServer
+from flubber.nodefile import NODE_SECTIONS, check_lab_sections, load_lab_config, parse_lab_config
 
 __all__ = ["LabNode", "Instrument", "NODE_SECTIONS", "load_lab_config"]
 
 log = logging.getLogger(__name__)
-
-#: Top-level sections of a node file that this module reads.
-NODE_SECTIONS = ("instruments", "sockets", "logger")
-
-_INSTRUMENT_OPTIONS = ("name", "driver", "args", "interval", "key", "codename", "log")
-_PULL_OPTIONS = ("host", "port", "timeout", "name")
-_PUSH_OPTIONS = ("host", "port", "name")
-_LOGGER_OPTIONS = ("url", "table", "username", "password", "create_tables", "spool", "max_queue")
-
-
-def load_lab_config(path):
-    """Read and check the node file at *path*; return its :class:`~flubber.kvstore.config.NodeConfig`."""
-    return load_node_config(path, extra_sections=NODE_SECTIONS)
-
-
-def _error(source, place, message):
-    return ConfigError("%s: %s: %s" % (source, place, message))
-
-
-def _check_mapping(source, place, value, allowed):
-    if not isinstance(value, dict):
-        raise _error(source, place, "must be a mapping with %s, got %r" % (", ".join(allowed), value))
-    unknown = [key for key in value if key not in allowed]
-    if unknown:
-        raise _error(source, place, "unknown option %r%s; options: %s"
-                     % (unknown[0], _suggest(unknown[0], allowed), ", ".join(allowed)))
-    return value
-
-
-def _positive_number(source, place, value, default):
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise _error(source, place, "must be a number of seconds > 0, got %r" % (value,))
-    return float(value)
-
-
-def _port(source, place, value, default):
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
-        raise _error(source, place, "must be a port from 0 to 65535 (0: any free port), got %r" % (value,))
-    return value
-
-
-def _import_driver(source, place, spec):
-    if not isinstance(spec, str) or ":" not in spec:
-        raise _error(source, place, "driver must be 'package.module:callable', got %r" % (spec,))
-    module_name, _, attribute = spec.partition(":")
-    try:
-        target = importlib.import_module(module_name)
-        for part in attribute.split("."):
-            target = getattr(target, part)
-    except (ImportError, AttributeError) as exc:
-        raise _error(source, place, "driver %r cannot be imported (%s)%s"
-                     % (spec, exc, _not_importable_hint(module_name, exc))) from None
-    if not callable(target):
-        raise _error(source, place, "driver %r is not callable" % (spec,))
-    return target
-
-
-def _check_driver_args(source, place, spec, driver, args):
-    """Refuse *args* the driver (a class: its constructor) cannot take, before anything starts."""
-    try:
-        signature = inspect.signature(driver)
-    except (TypeError, ValueError):  # no signature to check (a builtin): the first reading tells
-        return
-    given = dict(args)
-    if "node" in signature.parameters:
-        given.setdefault("node", None)
-    try:
-        signature.bind(**given)
-    except TypeError as exc:
-        names = [name for name, parameter in signature.parameters.items()
-                 if name != "node" and parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)]
-        unknown = [name for name in args if name not in signature.parameters]
-        suggestion = _suggest(unknown[0], names) if unknown else ""
-        raise _error(source, place, "do not fit driver %r: %s%s; it takes: %s"
-                     % (spec, exc, suggestion, ", ".join(names) or "no arguments")) from None
 
 
 def _accepts(function, name):
@@ -203,17 +123,18 @@ class LabNode:
         self.config = config
         self._clock = clock
         self.source = config.source
+        sections = check_lab_sections(config)
         #: The KV part: :class:`~flubber.kvstore.serve.NodeServer`.
         self.server = NodeServer(config)
         #: The :class:`~flubber.kvstore.KVNode` with the stores.
         self.kv = self.server.node
         #: The instruments, in file order.
-        self.instruments = self._build_instruments(config.extra.get("instruments") or [])
-        sockets = config.extra.get("sockets") or {}
-        _check_mapping(self.source, "sockets", sockets, ("pull", "push"))
-        self._pull_settings = self._pull_section(sockets.get("pull", {}))
-        self._push_settings = self._push_section(sockets.get("push"))
-        self._logger_settings = self._logger_section(config.extra.get("logger"))
+        self.instruments = [Instrument(**settings) for settings in sections.instruments]
+        for instrument in self.instruments:
+            self._ensure_key(instrument.key)
+        self._pull_settings = sections.pull
+        self._push_settings = sections.push
+        self._logger_settings = sections.logger
         #: The pull socket while running (or None).
         self.pull_socket = None
         #: The push socket while running (or None).
@@ -236,94 +157,21 @@ class LabNode:
     @classmethod
     def from_dict(cls, data, source="<dict>", **kwargs):
         """Build a node from an already decoded node file *data*."""
-        return cls(parse_node_config(data, source=source, extra_sections=NODE_SECTIONS), **kwargs)
+        return cls(parse_lab_config(data, source=source), **kwargs)
 
     # -- configuration ---------------------------------------------------------------------
-
-    def _build_instruments(self, entries):
-        if not isinstance(entries, list):
-            raise _error(self.source, "instruments", "must be a list of instruments, got %r" % (entries,))
-        instruments, names = [], set()
-        for index, entry in enumerate(entries):
-            place = "instruments[%d]" % index
-            _check_mapping(self.source, place, entry, _INSTRUMENT_OPTIONS)
-            name = entry.get("name")
-            if not isinstance(name, str) or not name:
-                raise _error(self.source, place, "needs a name, e.g. `name: temperature`")
-            place = "instruments[%d] (%s)" % (index, name)
-            if name in names:
-                raise _error(self.source, place, "the name %r is used twice; instrument names are unique" % name)
-            names.add(name)
-            if "driver" not in entry:
-                raise _error(self.source, place, "needs a driver, e.g. "
-                             "`driver: flubber.instruments.simulated:Oven`")
-            args = entry.get("args") or {}
-            if not isinstance(args, dict):
-                raise _error(self.source, place, "args must be a mapping of keyword arguments, got %r" % (args,))
-            driver = _import_driver(self.source, place, entry["driver"])
-            _check_driver_args(self.source, place + " args", entry["driver"], driver, args)
-            instrument = Instrument(
-                name,
-                driver,
-                interval=_positive_number(self.source, place + " interval", entry.get("interval"), 1.0),
-                args=args,
-                key=entry.get("key"),
-                codename=entry.get("codename"),
-                log=bool(entry.get("log", True)),
-            )
-            self._ensure_key(instrument.key)
-            instruments.append(instrument)
-        return instruments
 
     def _ensure_key(self, address):
         try:
             self.kv.endpoint(address)
         except AMQPRoutingKeyError:
             if "." in address:
-                raise _error(self.source, "instruments", "key %r does not exist; declare it under providers "
-                             "or give a plain name to have it made" % (address,)) from None
+                raise Where(self.source, "instruments", error=ConfigError).error(
+                    "key %r does not exist; declare it under providers or give a plain name to have it made"
+                    % (address,)) from None
             stores = list(self.kv.stores.values())
             store = stores[0] if stores else self.kv.add_store(KVStore(name="instruments"))
             store.add_endpoint(KVStoreKey(name=address))
-
-    def _pull_section(self, section):
-        if section is None or section is False:
-            return None
-        _check_mapping(self.source, "sockets.pull", section, _PULL_OPTIONS)
-        return {
-            "host": section.get("host", ""),
-            "port": _port(self.source, "sockets.pull port", section.get("port"), 9000),
-            "timeout": _positive_number(self.source, "sockets.pull timeout", section.get("timeout"), 10.0),
-            "name": section.get("name", "%s pull socket" % self.kv.name),
-        }
-
-    def _push_section(self, section):
-        if section is None or section is False:
-            return None
-        _check_mapping(self.source, "sockets.push", section, _PUSH_OPTIONS)
-        return {
-            "host": section.get("host", ""),
-            "port": _port(self.source, "sockets.push port", section.get("port"), 8500),
-            "name": section.get("name", "%s push socket" % self.kv.name),
-        }
-
-    def _logger_section(self, section):
-        if section is None or section is False:
-            return None
-        _check_mapping(self.source, "logger", section, _LOGGER_OPTIONS)
-        settings = {"url": "sqlite:///%s.sqlite" % self.kv.name, "table": "dateplots_%s" % self.kv.name,
-                    "create_tables": True}
-        settings.update(section)
-        # the database layer is loaded only by nodes that log; checked here so that --check sees a bad URL
-        from flubber.loggers import LoggerConfigurationError
-        from flubber.loggers._settings import check_identifier, parse_url
-
-        try:
-            parse_url(settings["url"])
-            check_identifier(settings["table"])
-        except LoggerConfigurationError as exc:
-            raise _error(self.source, "logger", str(exc)) from None
-        return settings
 
     # -- values ------------------------------------------------------------------------------
 

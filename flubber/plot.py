@@ -13,8 +13,7 @@ import os
 import re
 import time
 
-from flubber.loggers._settings import check_identifier, parse_url
-from flubber.loggers.tables import DESCRIPTIONS_TABLE
+from flubber.loggers import DESCRIPTIONS_TABLE, check_identifier, parse_url
 
 __all__ = ["PlotError", "parse_duration", "read_series", "plot_series"]
 

@@ -13,7 +13,7 @@ import gevent
 import gevent.pool
 
 from flubber.dump import DumpConfiguration, DumpConfigurationError
-from flubber.dump._protocol import positive_seconds
+from flubber._config import positive_seconds
 
 __all__ = ["register", "run"]
 
@@ -39,7 +39,7 @@ timestamp). See examples/dump.ini.
 
 def _seconds(text):
     try:
-        return positive_seconds(text)
+        return positive_seconds(text, parse_text=True)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

@@ -10,6 +10,7 @@ import json
 import socket
 import sys
 
+from flubber._config import Where, check_port
 from flubber.sockets import PUSH_ERROR, UNKNOWN_COMMAND, ClientError, UDPClient
 
 #: The port asked when HOST has none (DateDataPullSocket's default).
@@ -38,8 +39,7 @@ def parse_target(target, default_port=DEFAULT_PORT):
         port = int(port)
     except ValueError:
         raise ValueError("%r: the port must be a number, e.g. localhost:9000" % target) from None
-    if not 0 < port < 65536:
-        raise ValueError("%r: the port must be between 1 and 65535" % target)
+    check_port(port, Where(repr(target), "port"), allow_zero=False)
     return host or "127.0.0.1", port
 
 

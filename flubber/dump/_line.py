@@ -7,8 +7,15 @@ import gevent
 import gevent.lock
 
 from flubber.dump._exceptions import DeviceError, DeviceTimeoutError
-from flubber.dump._options import parse_bool, parse_line_ending, parse_port, parse_positive_int, parse_prompt
-from flubber.dump._protocol import OutputFilter, compile_prompt, positive_seconds
+from flubber.dump._options import (
+    parse_bool,
+    parse_line_ending,
+    parse_port,
+    parse_positive_int,
+    parse_prompt,
+    parse_seconds,
+)
+from flubber.dump._protocol import OutputFilter, compile_prompt
 from flubber.dump._session import _ERROR, END, STDOUT, Device, Session
 from flubber.io import SerialStream, StreamError, StreamTimeoutError, TCPClient
 
@@ -213,7 +220,7 @@ class TCPDevice(LineDevice):
 
     kind = "tcp"
     _OPTIONS = {"host": str, "port": parse_port, "prompt": parse_prompt, "line_ending": parse_line_ending,
-                "strip_echo": parse_bool, "connect_timeout": positive_seconds}
+                "strip_echo": parse_bool, "connect_timeout": parse_seconds}
     _REQUIRED = ("host", "port")
     _EXAMPLE = "host = 192.168.1.20, port = 23"
 

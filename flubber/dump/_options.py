@@ -3,26 +3,23 @@
 Each raises :class:`ValueError` with a message that names what is expected;
 :meth:`~flubber.dump.devices.Device.from_options` adds the option's name.
 """
+from flubber._config import check_port, positive_number, positive_seconds
 from flubber.dump._protocol import compile_prompt
 
 
 def parse_positive_int(text):
     """Return the positive whole number written as *text*."""
-    try:
-        value = int(str(text).strip())
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise ValueError("must be a positive whole number, got %r" % (text,))
-    return value
+    return positive_number(text, whole=True, parse_text=True)
 
 
 def parse_port(text):
     """Return the TCP port (1-65535) written as *text*."""
-    value = parse_positive_int(text)
-    if value > 65535:
-        raise ValueError("a TCP port is between 1 and 65535, got %r" % (text,))
-    return value
+    return check_port(text, allow_zero=False, parse_text=True)
+
+
+def parse_seconds(text):
+    """Return the positive number of seconds written as *text*."""
+    return positive_seconds(text, parse_text=True)
 
 
 _BOOLEANS = {"1": True, "yes": True, "true": True, "on": True,

@@ -9,8 +9,7 @@
 """
 import re
 
-__all__ = ["LineSplitter", "OutputFilter", "identifier_for", "check_identifier", "compile_prompt",
-           "positive_seconds"]
+__all__ = ["LineSplitter", "OutputFilter", "identifier_for", "check_identifier", "compile_prompt"]
 
 #: Bytes at the end of the received data in which a prompt is looked for.
 PROMPT_WINDOW = 4096
@@ -181,13 +180,3 @@ def check_identifier(identifier):
                          "and '.' (no '/')" % (identifier,))
     return identifier
 
-
-def positive_seconds(value):
-    """Return *value* (a number or its text) as float seconds; ValueError unless positive and finite."""
-    try:
-        number = float(str(value).strip()) if isinstance(value, str) else float(value)
-    except (TypeError, ValueError):
-        number = float("nan")
-    if not number > 0 or number == float("inf"):
-        raise ValueError("must be a positive number of seconds, got %r" % (value,))
-    return number

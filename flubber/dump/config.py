@@ -24,7 +24,8 @@ import os
 import textwrap
 
 from flubber.dump._exceptions import DumpConfigurationError
-from flubber.dump._protocol import check_identifier, positive_seconds
+from flubber._config import positive_seconds
+from flubber.dump._protocol import check_identifier
 from flubber.dump.devices import make_device, parse_bool
 from flubber.dump.thedump import TheDump
 
@@ -183,7 +184,7 @@ class DumpConfiguration:
 
     def _seconds(self, value, section, option):
         try:
-            return positive_seconds(value)
+            return positive_seconds(value, parse_text=True)
         except ValueError as exc:
             raise self._error(str(exc), section, option) from None
 

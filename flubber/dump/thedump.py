@@ -26,7 +26,8 @@ import gevent
 import gevent.pool
 
 from flubber.dump._exceptions import DeviceError
-from flubber.dump._protocol import LineSplitter, check_identifier, identifier_for, positive_seconds
+from flubber._config import REQUIRED, Where, positive_seconds
+from flubber.dump._protocol import LineSplitter, check_identifier, identifier_for
 from flubber.dump.devices import END, STDOUT, Device, LocalDevice
 from flubber.io import StreamError
 
@@ -132,12 +133,7 @@ def _write_all(fd, parts):
 
 
 def _check_seconds(name, value, allow_none=False):
-    if value is None and allow_none:
-        return None
-    try:
-        return positive_seconds(value)
-    except ValueError as exc:
-        raise ValueError("%s %s" % (name, exc)) from None
+    return positive_seconds(value, Where(path=name), None if allow_none else REQUIRED, parse_text=True)
 
 
 class TheDump:

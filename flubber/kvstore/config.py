@@ -18,8 +18,6 @@ sections of the node file (sockets, logger, instruments) are read by other
 layers: they pass their section names as *extra_sections* and get the raw
 content in :attr:`NodeConfig.extra`.
 """
-import difflib
-import importlib
 import inspect
 import logging
 import os
@@ -27,6 +25,7 @@ import re
 
 import yaml
 
+from flubber._config import Where, check_options, check_port, import_object, suggest
 from flubber.kvstore._endpoint import NAME_PATTERN, Endpoint
 from flubber.kvstore._exceptions import ConfigError, KVStoreError
 from flubber.kvstore.key import KVStoreKey
@@ -60,46 +59,12 @@ def register_module(name, cls):
         raise ConfigError("register_module(%r, %r): the class must derive from KVStore or Endpoint" % (name, cls))
 
 
-def _suggest(word, choices):
-    close = difflib.get_close_matches(str(word), [str(choice) for choice in choices], n=1)
-    return "; did you mean %r?" % close[0] if close else ""
-
-
-class _Where:
-    """The place of an entry in the file, for messages."""
-
-    def __init__(self, source, path=""):
-        self.source = source
-        self.path = path
-
-    def child(self, part):
-        return _Where(self.source, self.path + (" " if self.path else "") + part)
-
-    def error(self, message):
-        place = "%s: %s" % (self.source, self.path) if self.path else self.source
-        return ConfigError("%s: %s" % (place, message))
+def _where(source):
+    return Where(source, error=ConfigError)
 
 
 def _check_options(where, entry, allowed, what):
-    unknown = [key for key in entry if key not in allowed]
-    if unknown:
-        key = unknown[0]
-        raise where.error("unknown option %r for %s%s; options: %s"
-                          % (key, what, _suggest(key, allowed), ", ".join(sorted(set(allowed)))))
-
-
-def _not_importable_hint(module_name, exc):
-    """Return how to make *module_name* importable when *exc* says it (not flubber) is missing, else ``""``.
-
-    ``flubber serve`` imports a node file's own classes and drivers like any
-    Python import: a file next to the node file is not found unless its folder
-    is on the path.
-    """
-    missing = (getattr(exc, "name", None) or "").split(".")[0]
-    if not isinstance(exc, ModuleNotFoundError) or missing != module_name.split(".")[0] or missing == "flubber":
-        return ""
-    return ("; flubber imports it as Python does: install its package, or put the folder that holds %s on "
-            "PYTHONPATH (PYTHONPATH=/path/to/folder flubber serve ...)" % missing)
+    check_options(entry, sorted(set(allowed)), where, what)
 
 
 def _resolve_module(where, module, table, kind):
@@ -108,18 +73,13 @@ def _resolve_module(where, module, table, kind):
     if module in table:
         return table[module]
     if ":" in module or "." in module:
-        module_name, _, class_name = module.replace(":", ".").rpartition(".")
-        try:
-            cls = getattr(importlib.import_module(module_name), class_name)
-        except (ImportError, AttributeError) as exc:
-            hint = _not_importable_hint(module_name, exc) or "; write package.module:ClassName"
-            raise where.error("module %r cannot be imported (%s)%s" % (module, exc, hint)) from None
+        cls = import_object(module, where, "module", dotted=True, hint="; write package.module:ClassName")
         base = KVStore if kind == "provider" else Endpoint
         if not (isinstance(cls, type) and issubclass(cls, base)):
             raise where.error("module %r is not a %s class" % (module, base.__name__))
         return cls
     raise where.error("unknown %s module %r%s; known: %s (or package.module:ClassName for your own class)"
-                      % (kind, module, _suggest(module, table), ", ".join(sorted(table))))
+                      % (kind, module, suggest(module, table), ", ".join(sorted(table))))
 
 
 def _constructor_options(cls):
@@ -176,7 +136,7 @@ def build_providers(providers, source="<config>", node_name=None):
     :param source: the file name, for messages.
     :raises ConfigError: naming the entry and what to change.
     """
-    root = _Where(source)
+    root = _where(source)
     if providers is None:
         return []
     if not isinstance(providers, list):
@@ -253,9 +213,7 @@ def _tcp_section(where, value):
     tcp.update(value)
     if not isinstance(tcp["host"], str) or not tcp["host"]:
         raise where.error("host must be an address or host name such as 127.0.0.1, got %r" % (tcp["host"],))
-    port = tcp["port"]
-    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-        raise where.error("port must be a number from 0 to 65535 (0: any free port), got %r" % (port,))
+    check_port(tcp["port"], where.child("port"))
     for option in ("max_connections", "max_request_bytes"):
         number = tcp.get(option)
         if number is not None and (isinstance(number, bool) or not isinstance(number, int) or number < 1):
@@ -289,7 +247,7 @@ def parse_node_config(data, source="<config>", extra_sections=()):
     :param extra_sections: top-level keys other layers handle (kept in
         :attr:`NodeConfig.extra`); any other unknown key is an error naming it.
     """
-    root = _Where(source)
+    root = _where(source)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -298,7 +256,7 @@ def parse_node_config(data, source="<config>", extra_sections=()):
     for key in data:
         if key not in known:
             raise root.error("unknown top-level key %r%s; a node file has: %s"
-                             % (key, _suggest(key, known), ", ".join(known)))
+                             % (key, suggest(key, known), ", ".join(known)))
     if "name" not in data:
         raise root.error("no node name; add `name: lab` (the first part of node.store.key addresses)")
     name = data["name"]

@@ -16,7 +16,8 @@
 (``dateplots_descriptions`` and ``dateplots_<setup>``) on MySQL/MariaDB
 through mysqlclient, or into an SQLite file (the embedded default, no server
 needed). :func:`create_tables` makes the tables of a new setup,
-:func:`describe_spool` tells what a spool file holds. The errors are in
+:func:`describe_spool` tells what a spool file holds, :func:`parse_url`
+and :func:`check_identifier` check a database URL and a table name. The errors are in
 :mod:`flubber.loggers._exceptions`; ``flubber db`` is the command line.
 """
 from flubber.loggers._exceptions import (
@@ -32,6 +33,7 @@ from flubber.loggers._exceptions import (
     TableError,
     UnknownCodenameError,
 )
+from flubber.loggers._settings import check_identifier, parse_url
 from flubber.loggers._spool import describe_spool
 from flubber.loggers.continuous import FULL_POLICIES, ContinuousLogger
 from flubber.loggers.tables import DESCRIPTIONS_TABLE, create_tables
@@ -40,6 +42,8 @@ __all__ = [
     "ContinuousLogger",
     "create_tables",
     "describe_spool",
+    "check_identifier",
+    "parse_url",
     "DESCRIPTIONS_TABLE",
     "FULL_POLICIES",
     "LoggerError",

@@ -2,6 +2,7 @@
 import re
 from urllib.parse import unquote, urlsplit
 
+from flubber._config import Where, check_port
 from flubber.loggers._exceptions import LoggerConfigurationError
 
 #: A table or column name flubber accepts: letters, digits, ``_`` and ``$``,
@@ -121,10 +122,8 @@ def resolve_settings(url=None, host=None, port=None, username=None, password=Non
     if not isinstance(database, str) or not database:
         raise LoggerConfigurationError("database must be a non-empty string, got %r" % (database,))
     if host is not None:
-        if port is None:
-            port = DEFAULT_PORT
-        if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
-            raise LoggerConfigurationError("port must be an integer from 1 to 65535, got %r" % (port,))
+        port = check_port(port, Where(path="port", error=LoggerConfigurationError), allow_zero=False,
+                          default=DEFAULT_PORT)
         return DatabaseSettings("mysql", host=host, port=port, username=username,
                                 password=password, database=database)
     if port is not None:

@@ -27,6 +27,7 @@ from collections import deque
 import gevent
 from gevent.event import Event
 
+from flubber._config import Where, positive_number
 from flubber.loggers._backend import BAD_DATA, NEEDS_HUMAN, Session, capture, unwrap
 from flubber.loggers._batch import (
     TIME_MAX,
@@ -59,13 +60,7 @@ FULL_POLICIES = ("block", "raise")
 
 
 def _positive(value, name, kind=float):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise LoggerConfigurationError("%s must be a positive number, got %r" % (name, value))
-    if kind is int:
-        if int(value) != value:
-            raise LoggerConfigurationError("%s must be a whole number, got %r" % (name, value))
-        return int(value)
-    return float(value)
+    return positive_number(value, Where(path=name, error=LoggerConfigurationError), whole=kind is int)
 
 
 class ContinuousLogger:

@@ -153,9 +153,9 @@ def test_an_unwritable_output_is_logged_and_the_path_still_returned(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"timeout": 0}, "timeout must be a positive number"),
-    ({"timeout": "soon"}, "timeout must be a positive number"),
-    ({"deadline": -1}, "deadline must be a positive number"),
+    ({"timeout": 0}, "timeout: must be a positive number of seconds"),
+    ({"timeout": "soon"}, "timeout: must be a positive number of seconds"),
+    ({"deadline": -1}, "deadline: must be a positive number of seconds"),
     ({"identifier": "a/b"}, "cannot name a file"),
 ])
 def test_bad_arguments_are_clear_errors(kwargs, message):

@@ -121,7 +121,7 @@ def test_status_counts_readings_and_logged_points(tmp_path):
     ({"gizmos": []}, "unknown top-level key 'gizmos'"),
     ({"instruments": [{"name": "t", "driver": "no.such.module:f"}]}, "cannot be imported"),
     ({"instruments": [{"name": "t", "driver": "flubber.instruments.simulated:sine", "interval": 0}]},
-     "interval: must be a number of seconds > 0"),
+     "interval: must be a positive number of seconds"),
     ({"instruments": [{"name": "t", "driver": "flubber.instruments.simulated:sine"},
                       {"name": "t", "driver": "flubber.instruments.simulated:sine"}]}, "used twice"),
     ({"instruments": [{"name": "t", "driver": "flubber.instruments.simulated:sine", "speed": 3}]},

@@ -1,0 +1,157 @@
+"""The lab sections of a node file (instruments, sockets, logger), checked before anything runs.
+
+:mod:`flubber.kvstore.config` checks the KV part of a node file (``name``,
+``tcp``, ``amqp``, ``providers``); this module checks the sections
+:class:`~flubber.node.LabNode` reads, so ``flubber serve --check`` finds
+every mistake without starting anything. Every mistake is a
+:class:`~flubber.kvstore.ConfigError` naming the file, the entry and what to
+change; a misspelt option or driver argument gets the closest valid name.
+"""
+import inspect
+
+from flubber._config import Where, check_mapping, check_port, import_object, positive_seconds, suggest
+from flubber.kvstore import ConfigError
+from flubber.kvstore.config import load_node_config, parse_node_config
+
+__all__ = ["NODE_SECTIONS", "LabSections", "load_lab_config", "parse_lab_config", "check_lab_sections"]
+
+#: Top-level sections of a node file that :class:`~flubber.node.LabNode` reads.
+NODE_SECTIONS = ("instruments", "sockets", "logger")
+
+#: Options of an ``instruments`` entry.
+INSTRUMENT_OPTIONS = ("name", "driver", "args", "interval", "key", "codename", "log")
+#: Options of ``sockets.pull``.
+PULL_OPTIONS = ("host", "port", "timeout", "name")
+#: Options of ``sockets.push``.
+PUSH_OPTIONS = ("host", "port", "name")
+#: Options of ``logger``.
+LOGGER_OPTIONS = ("url", "table", "username", "password", "create_tables", "spool", "max_queue")
+
+
+def load_lab_config(path):
+    """Read and check the node file at *path*; return its :class:`~flubber.kvstore.config.NodeConfig`."""
+    return load_node_config(path, extra_sections=NODE_SECTIONS)
+
+
+def parse_lab_config(data, source="<dict>"):
+    """Check an already decoded node file *data*; return its :class:`~flubber.kvstore.config.NodeConfig`."""
+    return parse_node_config(data, source=source, extra_sections=NODE_SECTIONS)
+
+
+def _check_driver_args(where, spec, driver, args):
+    """Refuse *args* the driver (a class: its constructor) cannot take, before anything starts."""
+    try:
+        signature = inspect.signature(driver)
+    except (TypeError, ValueError):  # no signature to check (a builtin): the first reading tells
+        return
+    given = dict(args)
+    if "node" in signature.parameters:
+        given.setdefault("node", None)
+    try:
+        signature.bind(**given)
+    except TypeError as exc:
+        names = [name for name, parameter in signature.parameters.items()
+                 if name != "node" and parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)]
+        unknown = [name for name in args if name not in signature.parameters]
+        suggestion = suggest(unknown[0], names) if unknown else ""
+        raise where.error("do not fit driver %r: %s%s; it takes: %s"
+                          % (spec, exc, suggestion, ", ".join(names) or "no arguments")) from None
+
+
+def _instrument(where, index, entry, names):
+    place = where.child("instruments[%d]" % index)
+    check_mapping(entry, INSTRUMENT_OPTIONS, place)
+    name = entry.get("name")
+    if not isinstance(name, str) or not name:
+        raise place.error("needs a name, e.g. `name: temperature`")
+    place = where.child("instruments[%d] (%s)" % (index, name))
+    if name in names:
+        raise place.error("the name %r is used twice; instrument names are unique" % name)
+    names.add(name)
+    if "driver" not in entry:
+        raise place.error("needs a driver, e.g. `driver: flubber.instruments.simulated:Oven`")
+    args = entry.get("args") or {}
+    if not isinstance(args, dict):
+        raise place.error("args must be a mapping of keyword arguments, got %r" % (args,))
+    driver = import_object(entry["driver"], place)
+    if not callable(driver):
+        raise place.error("driver %r is not callable" % (entry["driver"],))
+    _check_driver_args(place.child("args"), entry["driver"], driver, args)
+    return {
+        "name": name,
+        "driver": driver,
+        "interval": positive_seconds(entry.get("interval"), place.child("interval"), 1.0),
+        "args": args,
+        "key": entry.get("key"),
+        "codename": entry.get("codename"),
+        "log": bool(entry.get("log", True)),
+    }
+
+
+def _socket(where, section, options, default_port, node_name, label):
+    if section is None or section is False:
+        return None
+    check_mapping(section, options, where)
+    settings = {
+        "host": section.get("host", ""),
+        "port": check_port(section.get("port"), where.child("port"), default=default_port),
+        "name": section.get("name", "%s %s socket" % (node_name, label)),
+    }
+    if "timeout" in options:
+        settings["timeout"] = positive_seconds(section.get("timeout"), where.child("timeout"), 10.0)
+    return settings
+
+
+def _logger(where, section, node_name):
+    if section is None or section is False:
+        return None
+    check_mapping(section, LOGGER_OPTIONS, where)
+    settings = {"url": "sqlite:///%s.sqlite" % node_name, "table": "dateplots_%s" % node_name,
+                "create_tables": True}
+    settings.update(section)
+    # the database layer is loaded only by nodes that log; checked here so that --check sees a bad URL
+    from flubber.loggers import LoggerConfigurationError, check_identifier, parse_url
+
+    try:
+        parse_url(settings["url"])
+        check_identifier(settings["table"])
+    except LoggerConfigurationError as exc:
+        raise where.error(str(exc)) from None
+    return settings
+
+
+class LabSections:
+    """The checked lab sections of a node file (what :func:`check_lab_sections` returns)."""
+
+    def __init__(self, instruments, pull, push, logger):
+        #: One dict per ``instruments`` entry: name, driver (imported), interval, args, key, codename, log.
+        self.instruments = instruments
+        #: Pull-socket settings (host, port, timeout, name), or None when off.
+        self.pull = pull
+        #: Push-socket settings (host, port, name), or None when off.
+        self.push = push
+        #: Logger settings (url, table, create_tables, ...), or None when off.
+        self.logger = logger
+
+
+def check_lab_sections(config):
+    """Check the lab sections of the node *config* (a :class:`~flubber.kvstore.config.NodeConfig`).
+
+    :returns: a :class:`LabSections`.
+    :raises ConfigError: naming the file, the entry and what to change.
+    """
+    where = Where(config.source, error=ConfigError)
+    extra = config.extra
+    entries = extra.get("instruments") or []
+    if not isinstance(entries, list):
+        raise where.child("instruments").error("must be a list of instruments, got %r" % (entries,))
+    names = set()
+    instruments = [_instrument(where, index, entry, names) for index, entry in enumerate(entries)]
+    sockets = extra.get("sockets") or {}
+    check_mapping(sockets, ("pull", "push"), where.child("sockets"))
+    return LabSections(
+        instruments,
+        _socket(where.child("sockets.pull"), sockets.get("pull", {}), PULL_OPTIONS, 9000, config.name, "pull"),
+        _socket(where.child("sockets.push"), sockets.get("push"), PUSH_OPTIONS, 8500, config.name, "push"),
+        _logger(where.child("logger"), extra.get("logger"), config.name),
+    )
