@@ -23,6 +23,9 @@ nitpicky = False
 exclude_patterns = ["_build"]
 html_theme = "alabaster"
 html_static_path = []
+# Quotes stay as typed: the sockets' reply table (docs/sockets_replies.csv)
+# shows wire bytes, and curly quotes would misquote them.
+smartquotes = False
 
 
 def _write_cli_reference():

@@ -11,7 +11,9 @@ one request and one reply per datagram, ASCII, numbers printed with
 ``str()``, JSON from :func:`json.dumps` with its default separators, the
 misspelt ``UNKNOWN_COMMMAND`` (existing clients compare it), ``OLD_DATA``
 for a point older than its codename's timeout, and the push socket's
-``ACK#``/``ERROR#``/``RET#``/``EXCEP#`` prefixes.
+``ACK#``/``ERROR#``/``RET#``/``EXCEP#`` prefixes. The push socket's error
+replies carry the original's sentences word for word (scripts compare
+them), e.g. ``ERROR#The string 'nonsense' could not be decoded as JSON``.
 
 Where the original failed, every request here still gets exactly one
 reply: a request that is empty, not ASCII or larger than
@@ -72,16 +74,33 @@ def bool_translate(string):
         return True
     if text == "False":
         return False
-    raise ValueError("cannot read %r as a bool; only 'True' and 'False' are allowed" % text)
+    # PyExpLabSys' wording: it ends up in the ERROR# reply of a raw_wn# request.
+    raise ValueError("Cannot translate the string '{}' to a boolean. Only the strings "
+                     "'True' or 'False' are allowed".format(string))
 
 
 #: Converters from the type names of ``raw_wn#`` requests to Python values.
 TYPE_FROM_STRING = {"int": int, "float": float, "str": str, "bool": bool_translate}
 
 
-def _shorten(text, limit=200):
-    """Return *text* cut to *limit* characters for an error message."""
-    return text if len(text) <= limit else text[:limit] + "...(%d characters)" % len(text)
+def wall_clock():
+    """Return :func:`time.time`, looked up when called.
+
+    The protocols' default clock. Looking ``time.time`` up at each call
+    (instead of binding it at import) lets a script or test that patches it
+    (:func:`unittest.mock.patch`, freezegun) move every time a socket reads:
+    ``set_point`` without a timestamp, ``set_point_now``, old data, the
+    activity clock and ``status``.
+    """
+    return time.time()
+
+
+def _text_of(exc):
+    """Return ``str(exc)``, or the exception's class name should that raise."""
+    try:
+        return str(exc)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not cost the reply
+        return type(exc).__name__
 
 
 def encode_reply(text):
@@ -248,8 +267,9 @@ class _ProtocolBase:
         self.name = name
         #: Requests longer than this many bytes get the error reply.
         self.max_request_size = max_request_size
-        self.clock = clock
-        self.activity = Activity(check_activity, activity_timeout, clock())
+        #: The unix time source (a callable); :func:`wall_clock` unless one was given.
+        self.clock = wall_clock if clock is None else clock
+        self.activity = Activity(check_activity, activity_timeout, self.clock())
         self._status_source = status_source
 
     def status_entry(self, now=None):
@@ -297,7 +317,8 @@ class PullProtocol(_ProtocolBase):
     :param float activity_timeout: see :class:`Activity`.
     :param bool poke_on_set: whether :meth:`set_point` counts as activity.
     :param callable status_source: returns the dict for ``status``.
-    :param callable clock: unix time source, :func:`time.time` by default.
+    :param callable clock: unix time source; by default :func:`wall_clock`,
+        which reads :func:`time.time` at each call (so patching it works).
     :param int max_request_size: longer requests get the error reply.
 
     :raises SocketConfigurationError: for a bad codename, timeout or default.
@@ -305,7 +326,7 @@ class PullProtocol(_ProtocolBase):
 
     def __init__(self, name, codenames, is_date, default_x=0.0, default_y=0.0, timeouts=None,
                  check_activity=True, activity_timeout=900, poke_on_set=True,
-                 status_source=None, clock=time.time, max_request_size=MAX_REQUEST_SIZE):
+                 status_source=None, clock=None, max_request_size=MAX_REQUEST_SIZE):
         codenames = validate_codenames(codenames)
         timeouts = normalize_timeouts(timeouts, codenames)
         try:
@@ -466,40 +487,68 @@ class PullProtocol(_ProtocolBase):
         return self.name
 
 
+# The push socket's error sentences, in PyExpLabSys' words: scripts and test
+# suites written against it compare these replies, so they are kept as it
+# sends them (its double space in _RAW_MIXED_LIST included).
+_NOT_JSON = "The string '{}' could not be decoded as JSON"
+_NOT_A_DICT = "The object '{}' returned after decoding the JSON string is not a dict"
+_BAD_PART = "The data part '{}' did not match the expected format of 3 parts divided by ':'"
+_UNKNOWN_TYPE = "The data type '{}' is unknown. Only {} are allowed"
+_UNCONVERTIBLE = "Unable to convert values to '{}'. Error is: {}"
+_RAW_FAILED = "Raw conversion failed with message:{}"
+_RAW_NEITHER = "Return value must be a dict or list with return format 'raw'"
+_RAW_MIXED_DICT = "With return format raw, value in list must have same type"
+_RAW_ONLY_SIMPLE = ("With return format raw, the item type can only be one of 'int', "
+                    "'float', 'bool' and 'str'. ")
+_RAW_BAD_ITEM = _RAW_ONLY_SIMPLE + "Object: '{}' is of type: {}"
+_RAW_NOT_LISTS = "With return format raw on a list, the elements themselves be lists"
+_RAW_MIXED_LIST = ("With return format raw on a list of lists, all values  in list must have "
+                   "same type. Types are: {}")
+_RAW_BAD_LIST_TYPE = _RAW_ONLY_SIMPLE + "The type is: {}"
+_RAW_TYPES = (int, float, bool, str)
+
+
 def _raw_dict(value):
-    """Return ``key:type:v1,v2;...`` for a raw return value that is a dict."""
+    """Return ``key:type:v1,v2;...`` for a raw return value that is a dict.
+
+    An empty list has the type name ``''``, which is refused as any other
+    type that is not int, float, bool or str.
+    """
     items = []
     for key, item in value.items():
-        values = item if isinstance(item, list) else [item]
-        if not values:
-            raise TypeError("the list of key %r is empty; raw cannot tell its type" % (key,))
-        type_name = type(values[0]).__name__
-        if any(type(element) is not type(values[0]) for element in values):
-            raise ValueError("the values of key %r are not all of one type" % (key,))
+        if isinstance(item, list):
+            kinds = [type(element) for element in item]
+            type_name = kinds[0].__name__ if kinds else ""
+            if any(kind != kinds[0] for kind in kinds):
+                raise ValueError(_RAW_MIXED_DICT)
+            text = ",".join(str(element) for element in item)
+        else:
+            type_name = type(item).__name__
+            text = str(item)
         if type_name not in _RAW_TYPE_NAMES:
-            raise TypeError("the value %r of key %r is a %s; raw allows only %s"
-                            % (item, key, type_name, ", ".join(_RAW_TYPE_NAMES)))
-        items.append("%s:%s:%s" % (key, type_name, ",".join(str(element) for element in values)))
+            raise TypeError(_RAW_BAD_ITEM.format(item, type_name))
+        items.append("%s:%s:%s" % (key, type_name, text))
     return ";".join(items)
 
 
 def _raw_list(value):
-    """Return ``type:x1,y1&x2,y2`` for a raw return value that is a list of lists."""
-    element_types = []
+    """Return ``type:x1,y1&x2,y2`` for a raw return value that is a list of lists.
+
+    No value at all raises :class:`IndexError` (``list index out of
+    range``), as in PyExpLabSys.
+    """
+    kinds = []
     rows = []
     for row in value:
         if not isinstance(row, list):
-            raise ValueError("with return format raw a list must hold lists, not %r" % (row,))
-        element_types.extend(type(element) for element in row)
+            raise ValueError(_RAW_NOT_LISTS)
+        kinds.extend(type(element) for element in row)
         rows.append(",".join(str(element) for element in row))
-    if not element_types:
-        raise ValueError("the list of lists is empty; raw cannot tell its type")
-    first = element_types[0]
-    if any(kind is not first for kind in element_types):
-        raise ValueError("with return format raw all values in the lists must have one type")
-    if first.__name__ not in _RAW_TYPE_NAMES:
-        raise TypeError("the values are %s; raw allows only %s"
-                        % (first.__name__, ", ".join(_RAW_TYPE_NAMES)))
+    first = kinds[0]
+    if any(kind != first for kind in kinds):
+        raise ValueError(_RAW_MIXED_LIST.format(kinds))
+    if first not in _RAW_TYPES:
+        raise TypeError(_RAW_BAD_LIST_TYPE.format(first))
     return "%s:%s" % (first.__name__, "&".join(rows))
 
 
@@ -516,14 +565,14 @@ class PushProtocol(_ProtocolBase):
     :param bool check_activity: see :class:`Activity`.
     :param float activity_timeout: see :class:`Activity`.
     :param callable status_source: returns the dict for ``status``.
-    :param callable clock: unix time source.
+    :param callable clock: unix time source, as for :class:`PullProtocol`.
     :param int max_request_size: longer requests get the error reply.
     """
 
     kind = "push"
 
     def __init__(self, name, return_format="json", check_activity=False, activity_timeout=900,
-                 status_source=None, clock=time.time, max_request_size=MAX_REQUEST_SIZE):
+                 status_source=None, clock=None, max_request_size=MAX_REQUEST_SIZE):
         if return_format not in RETURN_FORMATS:
             raise SocketConfigurationError(
                 "return_format %r is not one of %s" % (return_format, ", ".join(RETURN_FORMATS)))
@@ -561,11 +610,13 @@ class PushProtocol(_ProtocolBase):
             return encode_reply("%s#%s" % (PUSH_RET, json.dumps(PUSH_COMMANDS))), None
         if text == "status":
             return encode_reply(self.status_text()), None
-        command, hash_, body = text.partition("#")
+        if text.count("#") != 1:
+            return self.error(UNKNOWN_COMMAND), None
+        command, _, body = text.partition("#")
         try:
-            if hash_ and command == "json_wn":
+            if command == "json_wn":
                 return None, self._json_with_names(body)
-            if hash_ and command == "raw_wn":
+            if command == "raw_wn":
                 return None, self._raw_with_names(body)
         except ValueError as exc:
             return self.error(str(exc)), None
@@ -576,10 +627,9 @@ class PushProtocol(_ProtocolBase):
         try:
             data = json.loads(body)
         except ValueError:
-            raise ValueError("the string %r could not be decoded as JSON" % _shorten(body)) from None
+            raise ValueError(_NOT_JSON.format(body)) from None
         if not isinstance(data, dict):
-            raise ValueError("the JSON %r is not an object (a dict of codename: value)"
-                             % _shorten(body))
+            raise ValueError(_NOT_A_DICT.format(data))
         return data
 
     @staticmethod
@@ -588,20 +638,15 @@ class PushProtocol(_ProtocolBase):
         for part in body.split(";"):
             fields = part.split(":")
             if len(fields) != 3:
-                raise ValueError(
-                    "the data part %r is not of the form codename:type:value1,value2"
-                    % _shorten(part))
+                raise ValueError(_BAD_PART.format(part))
             codename, type_name, values = fields
             convert = TYPE_FROM_STRING.get(type_name)
             if convert is None:
-                raise ValueError("the data type %r of %r is unknown; use one of %s"
-                                 % (_shorten(type_name), _shorten(codename),
-                                    ", ".join(TYPE_FROM_STRING)))
+                raise ValueError(_UNKNOWN_TYPE.format(type_name, TYPE_FROM_STRING.keys()))
             try:
                 converted = [convert(value) for value in values.split(",")]
             except ValueError as exc:
-                raise ValueError("unable to convert the values of %r to %s: %s"
-                                 % (_shorten(codename), type_name, _shorten(str(exc)))) from None
+                raise ValueError(_UNCONVERTIBLE.format(type_name, exc)) from None
             data[codename] = converted[0] if len(converted) == 1 else converted
         return data
 
@@ -643,38 +688,43 @@ class PushProtocol(_ProtocolBase):
         Formats by :attr:`return_format`: ``'json'`` as :func:`json.dumps`,
         ``'string'`` as ``str()``, ``'raw'`` as ``None``, a dict
         ``key:type:v1,v2;...`` or a list of lists ``type:x1,y1&x2,y2``.
-        A value that cannot be formatted gives an ``EXCEP#`` reply.
+        A value that cannot be formatted gives an ``EXCEP#`` reply with
+        the error's message, as PyExpLabSys sends it (after ``Raw
+        conversion failed with message:`` for ``'raw'``).
         """
         try:
             if self.return_format == "json":
                 body = json.dumps(value)
             elif self.return_format == "string":
                 body = str(value)
-            elif value is None:
-                body = "None"
-            elif isinstance(value, dict):
-                body = _raw_dict(value)
-            elif isinstance(value, list):
-                body = _raw_list(value)
             else:
-                raise ValueError("with return format raw the return value must be a dict, "
-                                 "a list of lists or None, not %s" % type(value).__name__)
-        except Exception as exc:  # noqa: BLE001 - any __str__/__repr__ of user data may raise
-            return self.callback_failed(exc, "formatting the return value failed: ")
+                body = self._format_raw(value)
+        except Exception as exc:  # noqa: BLE001 - any __str__ or json.dumps of user data may raise
+            return self.callback_failed(exc)
         reply = encode_reply("%s#%s" % (PUSH_RET, body))
         if len(reply) > MAX_DATAGRAM:
             return encode_reply("%s#the return value is %d bytes, more than one UDP datagram "
                                 "holds (%d)" % (PUSH_EXCEP, len(reply), MAX_DATAGRAM))
         return reply
 
-    @staticmethod
-    def callback_failed(exc, context=""):
-        """Return the ``EXCEP#`` reply for an exception *exc* of the callback."""
+    def _format_raw(self, value):
+        """Return the body of a raw ``RET#`` reply, or raise with the ``EXCEP#`` text."""
         try:
-            text = str(exc)
-        except Exception:  # noqa: BLE001 - a broken __str__ must not cost the reply
-            text = type(exc).__name__
-        return encode_reply("%s#%s%s" % (PUSH_EXCEP, context, text))[:MAX_DATAGRAM]
+            if value is None:
+                return "None"
+            if isinstance(value, dict):
+                return _raw_dict(value)
+            if isinstance(value, list):
+                return _raw_list(value)
+            raise ValueError(_RAW_NEITHER)
+        except Exception as exc:  # noqa: BLE001 - reported to the client as the original does
+            raise ValueError(_RAW_FAILED.format(_text_of(exc))) from exc
+
+    @staticmethod
+    def callback_failed(exc):
+        """Return the ``EXCEP#`` reply for an exception *exc* of the callback:
+        ``EXCEP#`` and the exception's message."""
+        return encode_reply("%s#%s" % (PUSH_EXCEP, _text_of(exc)))[:MAX_DATAGRAM]
 
     @staticmethod
     def error(text):

@@ -15,7 +15,6 @@ import collections
 import errno
 import logging
 import socket as stdlib_socket
-import time
 
 import gevent
 import gevent.event
@@ -209,7 +208,7 @@ class UDPSocketBase:
 
     def poke(self):
         """Tell the socket there is activity (see ``check_activity``)."""
-        self.protocol.activity.poke(time.time())
+        self.protocol.activity.poke(self.protocol.clock())
 
     def status_entry(self):
         """Return this socket's entry of the ``status`` reply."""

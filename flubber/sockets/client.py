@@ -222,8 +222,13 @@ class PushClient(UDPClient):
         super().__init__(host, port, timeout)
 
     def push(self, data):
-        """Send the dict *data* as ``json_wn#`` and return ``(prefix, text)``."""
-        return self._checked("json_wn#" + json.dumps(data))
+        """Send the dict *data* as ``json_wn#`` and return ``(prefix, text)``.
+
+        A ``#`` in the data is sent as the JSON escape ``\\u0023``: push
+        sockets (PyExpLabSys' and flubber's alike) refuse a request with a
+        second ``#``.
+        """
+        return self._checked("json_wn#" + json.dumps(data).replace("#", "\\u0023"))
 
     def push_raw(self, body):
         """Send ``raw_wn#`` + *body* (``name:type:v1,v2;...``); return ``(prefix, text)``."""

@@ -24,7 +24,6 @@ process runs gevent. A script that keeps its own threads and
 ``time.sleep`` runs unchanged under ``gevent.monkey.patch_all()``.
 """
 import logging
-import time
 
 from flubber.sockets._protocol import PullProtocol
 from flubber.sockets._status import full_status
@@ -153,8 +152,11 @@ class DateDataPullSocket(CommonDataPullSocket):
                          poke_on_set=poke_on_set, host=host)
 
     def set_point_now(self, codename, value):
-        """Make ``(now, value)`` the current point of *codename*; return now."""
-        now = time.time()
+        """Make ``(now, value)`` the current point of *codename*; return now.
+
+        Now is read at the call (``time.time()``, so patching it works).
+        """
+        now = self.protocol.clock()
         self.protocol.set_point(codename, (now, value))
         return now
 

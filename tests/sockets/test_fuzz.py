@@ -91,7 +91,9 @@ def push_reply_is_well_formed(request, reply):
             body = json.loads(request[8:].decode("ascii"))
         except ValueError:
             body = None
-        assert prefix == ("ACK" if isinstance(body, dict) else "ERROR")
+        # a second '#' is refused as PyExpLabSys refuses it
+        assert prefix == ("ACK" if isinstance(body, dict) and request.count(b"#") == 1
+                          else "ERROR")
     elif not request.startswith(b"raw_wn#"):
         assert prefix == "ERROR"
 

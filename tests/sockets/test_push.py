@@ -54,10 +54,10 @@ def test_name_commands_status(push_socket, udp):
 @pytest.mark.parametrize("request_, start", [
     (b"", b"ERROR#UNKNOWN_COMMMAND"),
     (b"help", b"ERROR#UNKNOWN_COMMMAND"),
-    (b"json_wn#not json", b"ERROR#the string 'not json' could not be decoded as JSON"),
-    (b"json_wn#3", b"ERROR#the JSON '3' is not an object"),
-    (b"raw_wn#a:int:x", b"ERROR#unable to convert the values of 'a' to int"),
-    (b"raw_wn#a:double:1", b"ERROR#the data type 'double' of 'a' is unknown"),
+    (b"json_wn#not json", b"ERROR#The string 'not json' could not be decoded as JSON"),
+    (b"json_wn#3", b"ERROR#The object '3' returned after decoding the JSON string is not a dict"),
+    (b"raw_wn#a:int:x", b"ERROR#Unable to convert values to 'int'. Error is: invalid literal"),
+    (b"raw_wn#a:double:1", b"ERROR#The data type 'double' is unknown. Only dict_keys("),
     (b"\x80\x81", b"ERROR#the request is not ASCII"),
     (b"j" * 9000, b"ERROR#the request is longer than 8192 bytes"),
 ])
