@@ -13,13 +13,14 @@ its payload is always an object: anything else is wrapped as
 """
 import getpass
 import json
+import math
 import os
 import re
 import socket
 import sys
 import time
 
-from flubber import __version__
+from flubber import __version__, _json
 from flubber.kvstore._exceptions import DecodingError, InvalidKey, PayloadError, exception_for_retcode
 
 #: msgop of a set request.
@@ -162,13 +163,52 @@ def _json_default(obj):
     return str(obj)
 
 
-_ENCODER = json.JSONEncoder(separators=(",", ":"), default=_json_default)
+_STRICT_ENCODER = json.JSONEncoder(separators=(",", ":"), default=_json_default, allow_nan=False)
+
+
+def _finite_copy(obj, depth=0):
+    """Return *obj* with every non-finite float replaced by None (lists, tuples and dicts followed)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if depth > 100:
+        raise ValueError("a value nested more than 100 levels deep (or a circular one) cannot be sent as JSON")
+    if isinstance(obj, dict):
+        return {key: _finite_copy(value, depth + 1) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_copy(value, depth + 1) for value in obj]
+    return obj
+
+
+class _Encoder:
+    """Compact JSON that never emits ``NaN`` or ``Infinity`` (strict parsers refuse them).
+
+    Keys refuse non-finite numbers at the door; should one still reach a
+    reply (a subclass's ``on_get``), it is sent as ``null``.
+    """
+
+    @staticmethod
+    def encode(obj):
+        try:
+            return _STRICT_ENCODER.encode(obj)
+        except ValueError:
+            return _STRICT_ENCODER.encode(_finite_copy(obj))
+
+
+_ENCODER = _Encoder()
+
+
+def _refuse_constant(name):
+    raise ValueError("%s is not a JSON number; send finite numbers only" % name)
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
 def encode_json(message):
     """Encode a message dict (or message object) as compact UTF-8 JSON bytes.
 
-    Values JSON cannot hold become strings (sets and tuples become lists).
+    Values JSON cannot hold become strings (sets and tuples become lists);
+    a number that is not finite becomes ``null`` (never ``NaN``/``Infinity``).
     """
     if not isinstance(message, dict):
         message = message.to_dict()
@@ -183,12 +223,12 @@ def decode_json_object(data):
         except UnicodeDecodeError as exc:
             raise DecodingError("request is not UTF-8 (%s); send one JSON object encoded as UTF-8" % exc) from None
     try:
-        obj = json.loads(data)
+        obj = _json.loads(data, decoder=_DECODER)
+    except _json.JSONTooDeep as exc:
+        raise DecodingError("request refused: %s; send flatter values" % exc) from None
     except ValueError as exc:
         shown = data if len(data) <= 60 else data[:57] + "..."
         raise DecodingError("request is not JSON (%s): %r" % (exc, shown)) from None
-    except RecursionError:
-        raise DecodingError("request is nested too deeply to decode") from None
     if not isinstance(obj, dict):
         raise DecodingError("a request must be a JSON object, got %s" % type(obj).__name__)
     return obj

@@ -20,6 +20,7 @@ fields with an optional format spec (``{:.3f}``): ``{0.__class__}`` is refused.
 import ast
 import functools
 import math
+import re
 import string
 
 import simpleeval
@@ -169,24 +170,70 @@ def _parse_uncached(expression):
     return tree.body
 
 
+#: Widest field a calibration's format spec may ask for (``{:>20}``): formatting
+#: allocates the width before anything else is checked, and ``{:>1000000000}``
+#: took a node from 29 MB to 1 GB of memory.
+MAX_FORMAT_WIDTH = 256
+
+#: Largest precision a calibration's format spec may ask for (``{:.3f}``);
+#: ``{:.1000000000f}`` needed 2 GB. A double has 17 significant digits.
+MAX_FORMAT_PRECISION = 64
+
+#: The standard format spec: [[fill]align][sign][z][#][0][width][grouping][.precision][type].
+_FORMAT_SPEC = re.compile(
+    r"\A(?:.?[<>=^])?[-+ ]?z?#?0?(?P<width>\d*)[,_]?(?:\.(?P<precision>\d+))?[a-zA-Z%]?\Z", re.S)
+
+
+def _digits(text):
+    return text if len(text) <= 12 else text[:9] + "..."
+
+
+def _check_spec(template, spec):
+    """Refuse a format spec that is not standard or asks for too wide a field or too many digits."""
+    match = _FORMAT_SPEC.match(spec)
+    if match is None:
+        raise CalibrationError("calibration %s: the format spec %r is not a standard one such as .3f or >8"
+                               % (_shown(template), spec))
+    width, precision = match.group("width"), match.group("precision")
+    if width and (len(width) > 6 or int(width) > MAX_FORMAT_WIDTH):
+        raise CalibrationError("calibration %s: the field width %s is larger than %d; use a smaller one"
+                               % (_shown(template), _digits(width), MAX_FORMAT_WIDTH))
+    if precision and (len(precision) > 6 or int(precision) > MAX_FORMAT_PRECISION):
+        raise CalibrationError("calibration %s: the precision .%s is larger than %d; use a smaller one"
+                               % (_shown(template), _digits(precision), MAX_FORMAT_PRECISION))
+
+
 def _check_template(template):
-    """Refuse format fields other than ``{}``/``{0}`` with a plain format spec."""
+    """Refuse format fields other than ``{}``/``{0}`` with a plain, bounded format spec.
+
+    Checked before anything is formatted: width and precision are limited
+    by :data:`MAX_FORMAT_WIDTH` and :data:`MAX_FORMAT_PRECISION`.
+    """
+    if len(template) > MAX_EXPRESSION_LENGTH:
+        raise CalibrationError("calibration longer than %d characters" % MAX_EXPRESSION_LENGTH)
     try:
         fields = list(string.Formatter().parse(template))
     except ValueError as exc:
-        raise CalibrationError("calibration %r is not a valid format string: %s" % (template, exc)) from None
+        raise CalibrationError("calibration %s is not a valid format string: %s" % (_shown(template), exc)) from None
     for _literal, field, spec, conversion in fields:
         if field is None:
             continue
         if field not in ("", "0") or conversion is not None or (spec and ("{" in spec or "}" in spec)):
             raise CalibrationError(
-                "calibration %r: only {} (or {0}, optionally with a format spec such as {:.3f}) may stand "
-                "for the raw value" % (template,)
+                "calibration %s: only {} (or {0}, optionally with a format spec such as {:.3f}) may stand "
+                "for the raw value" % (_shown(template),)
             )
+        if spec:
+            _check_spec(template, spec)
 
 
 def _check_result(value, text):
-    if value is None or isinstance(value, (bool, float, str)):
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise CalibrationError("calibration %s produced %r; JSON has no such number, so it is refused"
+                                   % (_shown(text), value))
+        return value
+    if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, int):
         if abs(value) > MAX_INTEGER:

@@ -8,6 +8,7 @@ from flubber.kvstore._dripline import Alert
 from flubber.kvstore._endpoint import Endpoint, to_bool, to_seconds
 from flubber.kvstore._exceptions import CalibrationError, ConfigError, DriplineError, InvalidValue
 from flubber.kvstore.rules import BroadcastRule
+from flubber.kvstore.values import ValueRule
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,18 @@ class KVStoreKey(Endpoint):
         Reads start with the node (or :meth:`start`).
     :param log_interval: old name of *schedule_interval*.
     :param delay_start: wait one interval before the first scheduled read.
+    :param type: what a set must bring: ``"float"``, ``"int"``, ``"number"``,
+        ``"str"`` or ``"bool"`` (None: any JSON value); a value that converts
+        (``"21.5"`` for a float) is stored converted.
+    :param min: smallest number a set may bring (None: no bound).
+    :param max: largest number a set may bring (None: no bound).
+    :param choices: the only values a set may bring (a list), or None.
+
+    Every set (:meth:`set_value`, so TCP, AMQP, the push socket and
+    instrument readings alike) is checked by :attr:`rule` first: a refused
+    value raises :class:`~flubber.kvstore.InvalidValue` (304) and the old
+    value stays. Numbers that are not finite (NaN, infinities) are refused
+    whatever the key declares.
 
     Override :meth:`on_get` / :meth:`on_set` in a subclass to back the key
     by something else than memory (call :meth:`calibrated` on a raw value).
@@ -55,7 +68,7 @@ class KVStoreKey(Endpoint):
 
     def __init__(self, initial_value=None, name=None, calibration=None, get_on_set=False, log_on_set=False,
                  max_interval=0, max_fractional_change=0, alert_routing_key="sensor_value", schedule_interval=0,
-                 log_interval=None, delay_start=False):
+                 log_interval=None, delay_start=False, type=None, min=None, max=None, choices=None):
         if name is None:
             raise ConfigError("KVStoreKey needs a name, e.g. KVStoreKey(name='setpoint', initial_value=20)")
         if log_interval is not None:
@@ -63,6 +76,13 @@ class KVStoreKey(Endpoint):
                 raise ConfigError("key %r: give schedule_interval or its old name log_interval, not both" % name)
             schedule_interval = log_interval
         super().__init__(name, calibration=calibration, get_on_set=get_on_set)
+        #: What a set may bring (:class:`~flubber.kvstore.values.ValueRule`).
+        self.rule = ValueRule(type, min, max, choices, what=name)
+        if initial_value is not None and self.rule.declared:
+            try:
+                initial_value = self.rule.check(initial_value)
+            except DriplineError as exc:
+                raise ConfigError("key %r: the initial_value does not fit: %s" % (name, exc)) from None
         self._value = initial_value
         self._rule = BroadcastRule()
         self._schedule_interval = 0.0
@@ -114,11 +134,14 @@ class KVStoreKey(Endpoint):
         return self.on_get()
 
     def set_value(self, value):
-        """Set the key as a set request would: :meth:`on_set`, then get_on_set and log_on_set.
+        """Set the key as a set request would: check *value* (:attr:`rule`), :meth:`on_set`,
+        then get_on_set and log_on_set.
 
         Returns the read-back value when get_on_set, else what on_set returned.
+
+        :raises InvalidValue: the key does not take *value*; nothing changed.
         """
-        result = self.on_set(value)
+        result = self.on_set(self.rule.check(value))
         if not (self._get_on_set or self._log_on_set):
             return result
         readback = self.on_get()

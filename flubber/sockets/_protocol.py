@@ -25,6 +25,7 @@ import logging
 import numbers
 import time
 
+from flubber import _json
 from flubber.sockets._exceptions import (
     BadPointError,
     SocketConfigurationError,
@@ -625,7 +626,9 @@ class PushProtocol(_ProtocolBase):
     @staticmethod
     def _json_with_names(body):
         try:
-            data = json.loads(body)
+            data = _json.loads(body)
+        except _json.JSONTooDeep as exc:
+            raise ValueError("refused: %s" % exc) from None
         except ValueError:
             raise ValueError(_NOT_JSON.format(body)) from None
         if not isinstance(data, dict):
