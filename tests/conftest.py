@@ -45,3 +45,11 @@ def pytest_terminal_summary(terminalreporter):
     """Repeat, at the very end of the run, every service that was missing."""
     for reason in _missing_services.values():
         terminalreporter.write_line("!!! " + reason, red=True, bold=True)
+
+
+@pytest.fixture(scope="session")
+def tls_certs(tmp_path_factory):
+    """Test certificates made with openssl: ``ca``, ``cert``, ``key``, ``other_ca`` (paths)."""
+    from tests.tlscerts import make_certificates
+
+    return make_certificates(tmp_path_factory.mktemp("tls"))

@@ -16,6 +16,7 @@ from flubber.io._exceptions import (
     StreamTimeoutError,
     TCPError,
     TCPTimeoutError,
+    TLSError,
     TTYError,
 )
 from flubber.io._server import StreamConnection, StreamServer
@@ -40,6 +41,7 @@ __all__ = [
     "TCPConnection",
     "TCPError",
     "TCPTimeoutError",
+    "TLSError",
     "connect_tcp",
     "parse_tcp_address",
     "PipeClient",

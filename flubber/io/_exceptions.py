@@ -13,6 +13,7 @@ The tree mirrors how callers catch them::
         +-- TCPTimeoutError, PipeTimeoutError
                                  a connect that timed out: both the transport's
                                  error and a StreamTimeoutError
+        +-- TLSError             (under TCPError) a TLS handshake failed
 
 A deadline given to a flubber.io call (``connect(timeout=...)``,
 ``flush(timeout)``) that passes raises a :class:`StreamTimeoutError`, which
@@ -31,6 +32,7 @@ __all__ = [
     "StreamTimeoutError",
     "TCPError",
     "TCPTimeoutError",
+    "TLSError",
     "PipeError",
     "PipeTimeoutError",
     "TTYError",
@@ -115,6 +117,17 @@ class StreamTimeoutError(StreamError, TimeoutError):
 
 class TCPError(StreamError):
     """OS-level error on a TCP stream, server or connect (errno kept)."""
+
+
+class TLSError(TCPError):
+    """The TLS handshake of a TCP connection failed (a :class:`TCPError`).
+
+    Raised by :meth:`~flubber.io.TCPClient.connect` with an ``ssl_context``
+    when the server's certificate is refused (wrong CA, wrong name), the
+    server does not speak TLS, or the handshake times out; on a TLS server it
+    ends the connection of a client that failed the handshake (logged, the
+    server goes on).
+    """
 
 
 class TCPTimeoutError(TCPError, StreamTimeoutError):

@@ -215,6 +215,10 @@ class StreamServer:
         try:
             connection = self._make_connection(sock, address)
             connection._set_accepted(self)
+        except StreamError as exc:  # e.g. a failed TLS handshake: the client's problem, not ours
+            log.info("%s: connection from %r refused: %s", self, address, exc)
+            sock.close()
+            return
         except Exception:
             log.exception("%s could not set up the connection from %r", self, address)
             sock.close()

@@ -2,12 +2,22 @@
 
 IPv4 and IPv6, host names resolved cooperatively, ``TCP_NODELAY`` on every
 connection (requests and replies are small and must not wait for Nagle).
+
+TLS: give the server an :class:`ssl.SSLContext` (``TCPServer(...,
+ssl_context=ctx)``) and the client one too (``connect_tcp(address,
+ssl_context=ctx, server_hostname=NAME)``); the streams then read and write
+plain bytes as before, encrypted on the wire. The handshake runs in the
+connection's own greenlet, bounded by :attr:`TCPServer.handshake_timeout`:
+a client that speaks plain TCP to a TLS port, or nothing at all, costs one
+log line and is closed; the server goes on.
 """
 import socket
+import ssl
 
+import gevent
 import gevent.socket
 
-from flubber.io._exceptions import TCPError, translate_os_error
+from flubber.io._exceptions import StreamClosedError, StreamError, TCPError, TLSError, translate_os_error
 from flubber.io._server import StreamServer
 from flubber.io._socket import SocketConnection, SocketStream, connect_socket
 
@@ -46,16 +56,114 @@ def _set_nodelay(sock):
         pass
 
 
+def _tls_recv(tls_socket):
+    """Return ``recv(n)`` of *tls_socket* that raises BlockingIOError where TLS wants more bytes."""
+    recv = tls_socket.recv
+
+    def recv_some(nbytes):
+        try:
+            return recv(nbytes)
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            raise BlockingIOError() from None
+
+    return recv_some
+
+
+def _tls_send(tls_socket):
+    """Return ``send(data)`` of *tls_socket* that raises BlockingIOError where TLS must wait."""
+    send = tls_socket.send
+
+    def send_some(data):
+        try:
+            return send(data)
+        except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
+            raise BlockingIOError() from None
+
+    return send_some
+
+
+def _wrap(sock, context, server_side, server_hostname=None):
+    """Return *sock* wrapped by *context* (handshake not started); close *sock* if that fails."""
+    try:
+        return context.wrap_socket(sock, server_side=server_side, server_hostname=server_hostname,
+                                   do_handshake_on_connect=False)
+    except BaseException as exc:
+        sock.close()
+        if isinstance(exc, (ssl.SSLError, ValueError)):
+            raise TLSError("cannot start TLS: %s" % (exc,)) from exc
+        raise
+
+
+def _handshake(tls_socket, timeout, describe):
+    """Run the TLS handshake of non-blocking *tls_socket* cooperatively, within *timeout* seconds.
+
+    :raises TLSError: the peer does not speak TLS, its certificate is refused,
+        or the handshake did not finish in time.
+    """
+    fileno = tls_socket.fileno()
+    try:
+        with gevent.Timeout(timeout, TLSError("TLS handshake with %s did not finish within %s s"
+                                              % (describe, timeout))):
+            while True:
+                try:
+                    tls_socket.do_handshake()
+                    return
+                except ssl.SSLWantReadError:
+                    gevent.socket.wait_read(fileno)
+                except ssl.SSLWantWriteError:
+                    gevent.socket.wait_write(fileno)
+    except ssl.SSLCertVerificationError as exc:
+        raise TLSError("TLS handshake with %s failed: the certificate is refused (%s); check the CA file "
+                       "and the server name" % (describe, exc.verify_message or exc.reason)) from exc
+    except ssl.SSLError as exc:
+        raise TLSError("TLS handshake with %s failed: %s" % (describe, exc.reason or exc)) from exc
+    except OSError as exc:
+        raise translate_os_error(exc, TLSError, "TLS handshake with %s" % (describe,)) from exc
+
+
 class _TCPStream(SocketStream):
     error_class = TCPError
+
+    #: The TLS layer while the stream is encrypted (an :class:`ssl.SSLSocket`), else None.
+    _tls = None
 
     def _adopt_socket(self, sock):
         _set_nodelay(sock)
         super()._adopt_socket(sock)
 
+    def _adopt_tls(self, tls_socket):
+        """Take over a TLS socket whose handshake is done: reads and writes go through it."""
+        self._tls = tls_socket
+        self._adopt_socket(tls_socket)
+        self._recv_some = _tls_recv(tls_socket)
+        self._send_some = _tls_send(tls_socket)
+
+    @property
+    def tls_version(self):
+        """The TLS version in use (``"TLSv1.3"``), or None on a plain connection."""
+        return self._tls.version() if self._tls is not None else None
+
+    def peer_certificate(self):
+        """The peer's certificate as :meth:`ssl.SSLSocket.getpeercert` gives it (None without TLS)."""
+        return self._tls.getpeercert() if self._tls is not None else None
+
+    def shutdown_write(self):
+        """Half close (see :meth:`SocketStream.shutdown_write`); TLS has no half close: refused there."""
+        if self._tls is not None:
+            raise TLSError("a TLS stream cannot be half closed; close() it instead")
+        super().shutdown_write()
+
 
 class TCPClient(_TCPStream):
     """Class representing a TCP client.
+
+    :param ssl_context: an :class:`ssl.SSLContext` (client side, e.g.
+        ``ssl.create_default_context(cafile="ca.pem")``): the connection is
+        TLS, its handshake part of :meth:`connect`.
+    :param server_hostname: the name the server's certificate must carry
+        (default: the host connected to).
+
+    Other keyword arguments are those of :class:`~flubber.io.BaseStream`.
 
     >>> client = TCPClient()
     >>> client.connect(("127.0.0.1", 8600), timeout=5)   # doctest: +SKIP
@@ -63,32 +171,106 @@ class TCPClient(_TCPStream):
     >>> client.read_until(b"\\n")                          # doctest: +SKIP
     """
 
-    def connect(self, target, source_address=None, timeout=None):
+    def __init__(self, ssl_context=None, server_hostname=None, **stream_options):
+        super().__init__(**stream_options)
+        #: The :class:`ssl.SSLContext` of TLS connections, or None for plain TCP.
+        self.ssl_context = ssl_context
+        #: The name checked against the server's certificate (None: the host).
+        self.server_hostname = server_hostname
+
+    def connect(self, target, source_address=None, timeout=None, ssl_context=None, server_hostname=None):
         """Start an outgoing connection towards *target* and wait until it is up.
 
         :param target: ``(host, port)`` or ``"host:port"``; host names are
             resolved and each address is tried in turn.
         :param source_address: ``(host, port)`` to bind the local end to,
             else the system picks one.
-        :param timeout: seconds for the whole connect (``None``: the OS limit).
+        :param timeout: seconds for the connect, and as much again for the
+            TLS handshake (``None``: the OS limit; no limit on the handshake).
+        :param ssl_context: TLS for this connection (default: the constructor's).
+        :param server_hostname: as in the constructor.
         :raises TCPTimeoutError: *timeout* passed before the connection was
             up (a :class:`TCPError` and a :class:`TimeoutError`).
         :raises TCPError: when the connection cannot be made (errno kept).
+        :raises TLSError: (a :class:`TCPError`) when the TLS handshake fails,
+            e.g. the server's certificate is not signed by a CA of *ssl_context*.
         :raises StreamClosedError: the client was closed.
         :raises StreamError: the client is already connected.
         """
         host, port = parse_tcp_address(target)
-        return connect_socket(self, None, timeout, source_address, TCPError, (host, port))
+        context = ssl_context if ssl_context is not None else self.ssl_context
+        if context is not None and self.closed:
+            raise StreamClosedError()
+        if context is not None and self.connected:
+            raise StreamError("stream is already connected to %r" % (self.peername,))
+        if context is None:
+            return connect_socket(self, None, timeout, source_address, TCPError, (host, port))
+        name = server_hostname or self.server_hostname or host
+        raw = connect_socket(_PlainSocket(), None, timeout, source_address, TCPError, (host, port)).sock
+        _set_nodelay(raw)
+        tls_socket = _wrap(raw, context, server_side=False, server_hostname=name)
+        try:
+            _handshake(tls_socket, timeout, "%s:%s" % (host, port))
+        except BaseException:
+            tls_socket.close()
+            raise
+        self._adopt_tls(tls_socket)
+        return self
 
 
-def connect_tcp(target, timeout=None, source_address=None, **stream_options):
-    """Return a connected :class:`TCPClient` (a shortcut for ``TCPClient().connect(...)``)."""
-    client = TCPClient(**stream_options)
+class _PlainSocket:
+    """Receives the connected socket from :func:`connect_socket` before TLS wraps it."""
+
+    closed = False
+    connected = False
+    sock = None
+
+    def _adopt_socket(self, sock):
+        sock.setblocking(False)
+        self.sock = sock
+
+
+def connect_tcp(target, timeout=None, source_address=None, ssl_context=None, server_hostname=None,
+                **stream_options):
+    """Return a connected :class:`TCPClient` (a shortcut for ``TCPClient().connect(...)``).
+
+    *ssl_context* and *server_hostname* make it a TLS connection (see :class:`TCPClient`).
+    """
+    client = TCPClient(ssl_context=ssl_context, server_hostname=server_hostname, **stream_options)
     return client.connect(target, source_address=source_address, timeout=timeout)
 
 
 class TCPConnection(_TCPStream, SocketConnection):
-    """Class representing a TCP connection handled by a :class:`TCPServer`."""
+    """Class representing a TCP connection handled by a :class:`TCPServer`.
+
+    On a TLS server the handshake runs when the connection is accepted, in
+    its own greenlet, before the handler sees it.
+    """
+
+    def __init__(self, sock, ssl_context=None, handshake_timeout=None, **kwargs):
+        super().__init__(sock, **kwargs)
+        self._ssl_context = ssl_context
+        self._handshake_timeout = handshake_timeout
+
+    def _set_accepted(self, server):
+        if self._ssl_context is None:
+            super()._set_accepted(server)
+            return
+        self.server = server
+        sock, self._pending_sock = self._pending_sock, None
+        try:
+            describe = "%s:%s" % sock.getpeername()[:2]
+        except OSError:
+            describe = "a client"
+        sock.setblocking(False)
+        tls_socket = _wrap(sock, self._ssl_context, server_side=True)
+        try:
+            _handshake(tls_socket, self._handshake_timeout, describe)
+        except BaseException:
+            tls_socket.close()  # wrapping took the descriptor over: closing sock would do nothing
+            self._closed = True
+            raise
+        self._adopt_tls(tls_socket)
 
 
 class TCPServer(StreamServer):
@@ -96,6 +278,13 @@ class TCPServer(StreamServer):
 
     ``bind(("127.0.0.1", 0))`` takes a free port; :attr:`sockname` tells which.
     Binding ``"::"`` or ``"::1"`` serves IPv6.
+
+    :param handler: as for :class:`~flubber.io.StreamServer`.
+    :param max_connections: as for :class:`~flubber.io.StreamServer`.
+    :param ssl_context: an :class:`ssl.SSLContext` with the server's
+        certificate loaded (``ctx.load_cert_chain(cert, key)``): every
+        connection is TLS. A client that fails the handshake is logged in one
+        line and closed; its handler never runs.
     """
 
     error_class = TCPError
@@ -103,6 +292,14 @@ class TCPServer(StreamServer):
 
     #: Set SO_REUSEADDR so a restarted server can bind its port at once.
     reuse_addr = True
+
+    #: Seconds a client has to finish the TLS handshake (TLS servers only).
+    handshake_timeout = 10.0
+
+    def __init__(self, handler=None, max_connections=None, ssl_context=None):
+        super().__init__(handler=handler, max_connections=max_connections)
+        #: The :class:`ssl.SSLContext` of a TLS server, or None.
+        self.ssl_context = ssl_context
 
     def _create_listener(self, address):
         host, port = parse_tcp_address(address, default_host="0.0.0.0")
@@ -123,7 +320,9 @@ class TCPServer(StreamServer):
         return sock
 
     def _make_connection(self, sock, address):
-        return self.connection_class(sock)
+        if self.ssl_context is None:
+            return self.connection_class(sock)
+        return self.connection_class(sock, ssl_context=self.ssl_context, handshake_timeout=self.handshake_timeout)
 
     @property
     def sockname(self):
