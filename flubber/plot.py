@@ -22,7 +22,8 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 class PlotError(Exception):
     """Raised by :func:`read_series` and :func:`plot_series` for a missing table,
-    an unknown codename, no data, or a bad duration; the message says what to change."""
+    an unknown codename, no data, a bad duration or an output file that cannot
+    be written; the message says what to change."""
 
 
 def parse_duration(text):
@@ -169,6 +170,11 @@ def plot_series(series, path, title=None, width=10.0, height=5.0, dpi=100):
     figure.suptitle(title or ", ".join(names))
     figure.autofmt_xdate()
     figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
+    try:
+        figure.savefig(path)
+    except OSError as exc:
+        raise PlotError("cannot write the PNG %s: %s; give a writable path with -o"
+                        % (path, exc.strerror or exc)) from exc
+    finally:
+        plt.close(figure)
     return path

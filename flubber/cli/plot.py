@@ -1,4 +1,5 @@
 """``flubber plot DATABASE_URL CODENAME...``: draw logged series into a PNG."""
+import os
 import sys
 
 from flubber.loggers import LoggerError
@@ -7,6 +8,11 @@ from flubber.plot import PlotError, parse_duration, plot_series, read_series
 
 def run(args):
     """Read the series and draw them; return the exit status."""
+    folder = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(folder):
+        print("flubber plot: cannot write %s: the folder %s does not exist; create it or give another -o"
+              % (args.output, folder), file=sys.stderr)
+        return 2
     try:
         since = None if args.since in (None, "all") else parse_duration(args.since)
         series = read_series(args.url, args.codenames, since=since, table=args.table)

@@ -1,0 +1,25 @@
+"""Helpers for tests that run the ``flubber`` command as a user does: a child process."""
+import subprocess
+import sys
+
+import pytest
+
+
+def flubber(*args, timeout=60, cwd=None):
+    """Run ``flubber ARGS`` in a child process; return the CompletedProcess (text output)."""
+    return subprocess.run([sys.executable, "-m", "flubber", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd)
+
+
+@pytest.fixture
+def lab_sqlite(tmp_path):
+    """An SQLite logger database with a few points of ``temperature``; yields its URL."""
+    from flubber.loggers import ContinuousLogger
+
+    url = "sqlite:///%s" % (tmp_path / "lab.sqlite")
+    logger = ContinuousLogger("dateplots_lab", None, None, ["temperature"], url=url,
+                              create_tables=True).start()
+    for value in (20.0, 21.0, 22.5):
+        logger.enqueue_point_now("temperature", value)
+    logger.stop()
+    return url
