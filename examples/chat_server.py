@@ -4,10 +4,16 @@ Run it and connect a few clients (``python examples/line_client.py``, or
 ``nc 127.0.0.1 8701``)::
 
     python examples/chat_server.py --port 8701
+
+Ctrl-C stops it: it says how many clients joined and exits with 130.
 """
 import argparse
 import logging
 import signal
+import sys
+
+import gevent
+from gevent.event import Event
 
 from flubber.io import TCPServer
 
@@ -17,7 +23,11 @@ log = logging.getLogger("chat")
 class ChatServer(TCPServer):
     """Broadcast each received line, prefixed with its sender, to all connections."""
 
+    #: Clients that joined so far.
+    joined = 0
+
     def handle_connection(self, connection):
+        self.joined += 1
         who = "%s:%d" % connection.peername[:2]
         self.broadcast(b"* %s joined\n" % who.encode())
         log.info("%s joined", who)
@@ -43,10 +53,21 @@ def main(argv=None):
 
     server = ChatServer()
     server.bind((args.host, args.port))
+    interrupted = Event()
+
+    def stop_by_ctrl_c():
+        interrupted.set()
+        server.close()
+
+    ctrl_c = gevent.signal_handler(signal.SIGINT, stop_by_ctrl_c)
     print("chat server listening on %s:%d" % server.sockname[:2], flush=True)
     print("connect with: python examples/line_client.py --port %d" % server.sockname[1], flush=True)
-    server.serve(duration=args.duration, stop_signals=(signal.SIGINT, signal.SIGTERM))
+    server.serve(duration=args.duration, stop_signals=(signal.SIGTERM,))
+    ctrl_c.cancel()
+    print("chat server stopped%s after %d clients joined" % (" by Ctrl-C" if interrupted.is_set() else "",
+                                                            server.joined), flush=True)
+    return 130 if interrupted.is_set() else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -9,13 +9,16 @@ Run it, then ask it from another shell::
 
 Every broadcast (a scheduled read that passed the logging rules, or a set of
 ``bath_setpoint``) is printed, as a lab would send it to its database with a
-:class:`~flubber.kvstore.ContinuousLoggerSink`.
+:class:`~flubber.kvstore.ContinuousLoggerSink`. Ctrl-C stops it: it says how
+many broadcasts it printed and exits with 130.
 """
 import argparse
 import random
+import signal
 import sys
 
 import gevent
+from gevent.event import Event
 
 from flubber.kvstore import KVNode, KVStore, KVStoreKey, QueueSink, serve_tcp
 
@@ -54,27 +57,30 @@ def main(argv=None):
     node = build_node(args.interval)
     alerts = QueueSink()
     node.add_alert_sink(alerts)
+    interrupted = Event()
+    ctrl_c = gevent.signal_handler(signal.SIGINT, interrupted.set)
     server = serve_tcp(node, args.host, args.port)
     print("kv store listening on %s:%d" % server.sockname[:2], flush=True)
     node.start()
 
+    printed = []
+
     def report():
         for alert in alerts.queue:
             print("%s %r" % (alert.routing_key, alert.payload), flush=True)
+            printed.append(alert)
 
     reporter = gevent.spawn(report)
     try:
-        if args.duration:
-            gevent.sleep(args.duration)
-        else:
-            reporter.join()
-    except KeyboardInterrupt:
-        pass
+        interrupted.wait(args.duration)
     finally:
+        ctrl_c.cancel()
         reporter.kill()
         node.stop()
         server.close()
-    return 0
+    print("stopped%s after %d broadcasts" % (" by Ctrl-C" if interrupted.is_set() else "", len(printed)),
+          flush=True)
+    return 130 if interrupted.is_set() else 0
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ then::
     python examples/kvstore_plain_pika.py setpoint 21.5       # set
     python examples/kvstore_plain_pika.py setpoint.lock --cmd # cmd
 
-It prints the reply message (JSON) and exits with 1 on an error retcode.
+It prints the reply message (JSON) and exits with 1 on an error retcode,
+2 when no reply came in time, 130 after Ctrl-C.
 """
 import argparse
 import datetime
@@ -56,6 +57,8 @@ def send(url, target, message, timeout=10.0):
             properties=pika.BasicProperties(reply_to=queue, correlation_id=correlation_id,
                                             content_encoding="application/json"),
         )
+        print("sent to %r; waiting up to %g s for the reply (Ctrl-C gives up)" % (target, timeout),
+              file=sys.stderr, flush=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             method, properties, body = channel.basic_get(queue=queue, auto_ack=True)
@@ -89,7 +92,13 @@ def main(argv=None):
         except ValueError:
             value = args.value
         message = dripline_request(OP_SET, [value], args.lockout_key)
-    reply = send(args.url, args.target, message, args.timeout)
+    try:
+        reply = send(args.url, args.target, message, args.timeout)
+    except KeyboardInterrupt:
+        what = ("cmd", "get", "set")[(args.cmd, args.value is None, True).index(True)]
+        print("interrupted: no reply to the %s request for %r came (a set or cmd may still be done by "
+              "the node)" % (what, args.target), file=sys.stderr)
+        return 130
     if reply is None:
         print("no reply within %g s: is a node serving %r on this broker?" % (args.timeout, args.target),
               file=sys.stderr)

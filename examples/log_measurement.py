@@ -15,15 +15,19 @@ greenlet, a second greenlet prints the logger's status once a second.
         the points not yet written are sent first
 
 The tables and codenames are created when missing (``--no-create`` to
-skip). Exit status 0 when every point was written.
+skip). Exit status 0 when every point was written, 1 when some were
+not, 130 after Ctrl-C (the points queued by then are still written first,
+and the last line says how many made it).
 """
 import argparse
 import math
 import random
+import signal
 import sys
 import time
 
 import gevent
+from gevent.event import Event
 
 from flubber.loggers import ContinuousLogger, LoggerError, create_tables
 
@@ -71,18 +75,30 @@ def main(argv=None):
     except LoggerError as exc:  # a wrong URL, password or table: the message says which
         print("log_measurement.py: %s" % exc, file=sys.stderr)
         return 1
+    # Ctrl-C ends the measurement loop, not the program: the queue is still drained below
+    interrupted = Event()
+    ctrl_c = gevent.signal_handler(signal.SIGINT, interrupted.set)
     print("logging to %s, table %s" % (logger.status()["target"], args.table), flush=True)
     reporter = gevent.spawn(report, logger)
     try:
         deadline = time.time() + args.duration
-        while time.time() < deadline:
+        while time.time() < deadline and not interrupted.is_set():
             for codename, value in read_sensors(time.time()).items():
                 logger.enqueue_point_now(codename, value)
-            gevent.sleep(1.0 / args.rate)
+            interrupted.wait(1.0 / args.rate)
     finally:
         reporter.kill()
+        queued = logger.status()["queued"]
         remaining = logger.stop(timeout=30)
+        ctrl_c.cancel()
     status = logger.status()
+    if interrupted.is_set():
+        kept = ""
+        if remaining:
+            kept = " (kept in %s)" % args.spool if args.spool else " (lost: --spool FILE keeps them)"
+        print("interrupted: %d points written (%d of them drained after Ctrl-C), %d not written%s"
+              % (status["written"], queued - remaining, remaining, kept), flush=True)
+        return 130
     print("done: %d points written, %d not written" % (status["written"], remaining), flush=True)
     return 0 if remaining == 0 else 1
 

@@ -11,14 +11,18 @@ the network change the frequency and amplitude while it runs::
 
 ``--duration`` stops it after that many seconds; ``--port 0`` and
 ``--push-port 0`` pick free ports (the first two lines printed name them).
+Ctrl-C stops it: it says how many measurements it served and exits with 130.
 """
 import argparse
 import logging
 import math
 import random
+import signal
+import sys
 import time
 
 import gevent
+from gevent.event import Event
 
 from flubber.sockets import DataPushSocket, DateDataPullSocket
 
@@ -49,15 +53,20 @@ class SineWave:
         return {"frequency": self.frequency, "amplitude": self.amplitude}
 
 
-def serve(pull, wave, interval, duration=None):
-    """Measure every *interval* seconds into *pull* until *duration* passed (or forever)."""
+def serve(pull, wave, interval, duration=None, stop=None):
+    """Measure every *interval* seconds into *pull* until *duration* passed (or forever) or the
+    event *stop* is set; return the number of measurements."""
+    stop = stop or Event()
     deadline = None if duration is None else time.time() + duration
-    while deadline is None or time.time() < deadline:
+    count = 0
+    while (deadline is None or time.time() < deadline) and not stop.is_set():
         now = time.time()
         clean, noisy = wave.read(now)
         pull.set_point("sine", (now, clean))
         pull.set_point("noisy_sine", (now, noisy))
-        gevent.sleep(interval)
+        count += 1
+        stop.wait(interval)
+    return count
 
 
 def main(argv=None):
@@ -81,15 +90,18 @@ def main(argv=None):
                               port=args.port, timeouts=5 * args.interval, host=args.host)
     push = DataPushSocket("sine wave settings", port=args.push_port, action="callback_direct",
                           callback=wave.configure, host=args.host)
+    interrupted = Event()
     with pull, push:
+        ctrl_c = gevent.signal_handler(signal.SIGINT, interrupted.set)
         print("pull socket %r on UDP %s:%d" % (pull.name, args.host, pull.port), flush=True)
         print("push socket %r on UDP %s:%d" % (push.name, args.host, push.port), flush=True)
         try:
-            serve(pull, wave, args.interval, args.duration)
-        except KeyboardInterrupt:
-            pass
-    print("stopped", flush=True)
+            count = serve(pull, wave, args.interval, args.duration, stop=interrupted)
+        finally:
+            ctrl_c.cancel()
+    print("stopped%s after %d measurements" % (" by Ctrl-C" if interrupted.is_set() else "", count), flush=True)
+    return 130 if interrupted.is_set() else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,14 +1,5 @@
-"""Helpers for tests that run the ``flubber`` command as a user does: a child process."""
-import subprocess
-import sys
-
+"""Fixtures of the command-line tests."""
 import pytest
-
-
-def flubber(*args, timeout=60, cwd=None):
-    """Run ``flubber ARGS`` in a child process; return the CompletedProcess (text output)."""
-    return subprocess.run([sys.executable, "-m", "flubber", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd)
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """``flubber plot``: an output path that cannot be written is named as such, not blamed on the database."""
 import pytest
 
-from tests.cli.conftest import flubber
+from tests.processes import flubber
 
 pytestmark = pytest.mark.timeout(120)
 
