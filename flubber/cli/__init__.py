@@ -9,7 +9,12 @@ import importlib
 import logging
 import sys
 
+import gevent
+
 from flubber import __version__
+
+#: Exit status after Ctrl-C (128 + SIGINT, as a shell reports it).
+EXIT_INTERRUPTED = 130
 
 #: Modules of this package that each add one or more subcommands.
 COMMAND_MODULES = ("serve", "pull", "kv", "plot", "db", "dump")
@@ -46,10 +51,16 @@ def main(argv=None):
         # flubber reports a broker problem itself, in one line that says what to do; pika's own
         # records (several ERROR lines per connection attempt) only show with -vv
         logging.getLogger("pika").setLevel(logging.CRITICAL)
+    # Ctrl-C is the user's way to stop a command, not an error: gevent's hub still hands the
+    # KeyboardInterrupt to the waiting command, but without printing it and a timestamp first
+    hub = gevent.get_hub()
+    if not issubclass(KeyboardInterrupt, hub.NOT_ERROR):
+        hub.NOT_ERROR = tuple(hub.NOT_ERROR) + (KeyboardInterrupt,)
     try:
         return args.func(args) or 0
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt:  # a command that has nothing more specific to say
+        print("flubber %s: interrupted" % args.command, file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

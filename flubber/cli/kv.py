@@ -3,7 +3,7 @@
 The reply payload is printed on stdout as JSON, the retcode line on stderr.
 Exit status: 0 for success (and warnings, retcodes 1-99), 1 for an error
 retcode (>= 100), 3 when the server or broker cannot be reached or does not
-answer in time, 2 for a usage error.
+answer in time, 2 for a usage error, 130 after Ctrl-C.
 """
 import json
 import sys
@@ -18,6 +18,8 @@ from flubber.kvstore.tcp import DEFAULT_PORT
 EXIT_UNREACHABLE = 3
 #: Exit status for a reply with an error retcode.
 EXIT_ERROR_RETCODE = 1
+#: Exit status after Ctrl-C.
+EXIT_INTERRUPTED = 130
 
 
 def parse_value(text, as_string=False):
@@ -67,6 +69,12 @@ def _send(args, msgop, target, payload, lockout_key=None):
     except ValueError as exc:
         print("flubber %s: %s" % (args.command, exc), file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        late = {OP_GET: "", OP_SET: "; the node may still set it: `flubber get %s` tells" % target,
+                OP_CMD: "; the node may still run it"}[msgop]
+        print("flubber %s: interrupted before %s replied to %s %s%s"
+              % (args.command, address, args.command, target, late), file=sys.stderr)
+        return EXIT_INTERRUPTED
     print_reply(reply, as_json=args.json, only_value=getattr(args, "only_value", False))
     return EXIT_ERROR_RETCODE if reply.retcode >= 100 else 0
 

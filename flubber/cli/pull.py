@@ -1,10 +1,13 @@
 """``flubber pull HOST[:PORT] [COMMAND]``: ask a pull (or push) socket, print the reply.
 
 Works with any PyExpLabSys-compatible UDP socket, flubber's or the
-original's. JSON replies are pretty-printed unless ``--raw`` is given.
+original's. A JSON reply of a pull socket is pretty-printed unless
+``--raw`` is given; a push socket's reply (``ACK#...``, ``RET#...``) is
+printed as it came on the wire.
 Exit status: 0 for a reply, 1 when no reply came (timeout, nothing
 listening, a host name that does not resolve), 3 when the socket answered
-``UNKNOWN_COMMMAND`` (a push socket: ``ERROR#UNKNOWN_COMMMAND``).
+``UNKNOWN_COMMMAND`` (a push socket: ``ERROR#UNKNOWN_COMMMAND``), 130
+after Ctrl-C.
 """
 import json
 import socket
@@ -17,6 +20,8 @@ from flubber.sockets import PUSH_ERROR, UNKNOWN_COMMAND, ClientError, UDPClient
 DEFAULT_PORT = 9000
 #: Exit status when the socket did not understand the command.
 EXIT_UNKNOWN_COMMAND = 3
+#: Exit status after Ctrl-C.
+EXIT_INTERRUPTED = 130
 #: The replies of a pull and of a push socket to a command they do not know.
 UNKNOWN_REPLIES = (UNKNOWN_COMMAND, PUSH_ERROR + "#" + UNKNOWN_COMMAND)
 
@@ -44,22 +49,17 @@ def parse_target(target, default_port=DEFAULT_PORT):
 
 
 def format_reply(reply, raw=False):
-    """Return *reply* for printing: pretty JSON when it is JSON (and not *raw*).
+    """Return *reply* for printing: pretty JSON when the whole reply is JSON (and not *raw*).
 
-    A push socket's ``RET#<json>`` reply has its JSON part pretty-printed too.
+    Anything else, such as a push socket's ``RET#["json_wn#", ...]``, is
+    returned as it came on the wire, on one line.
     """
-    if raw:
+    if raw or reply[:1] not in ("{", "["):
         return reply
-    head, body = "", reply
-    if reply[:1] not in ("{", "[") and "#" in reply:
-        prefix, _, body = reply.partition("#")
-        head = prefix + "#"
-    if body[:1] in ("{", "["):
-        try:
-            return head + json.dumps(json.loads(body), indent=2)
-        except ValueError:
-            pass
-    return reply
+    try:
+        return json.dumps(json.loads(reply), indent=2)
+    except ValueError:
+        return reply
 
 
 def run(args):
@@ -79,6 +79,10 @@ def run(args):
     except (ClientError, OSError) as exc:
         print("flubber pull: %s" % exc, file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("flubber pull: interrupted before %s:%d replied to %r; nothing printed"
+              % (host, port, args.command), file=sys.stderr)
+        return EXIT_INTERRUPTED
     print(format_reply(reply, raw=args.raw))
     if reply in UNKNOWN_REPLIES:
         print("flubber pull: %s:%d does not know the command %r; `flubber pull %s codenames_json` lists the "
@@ -94,7 +98,7 @@ def register(subparsers):
         "pull",
         help="ask a PyExpLabSys-style UDP socket and print its reply",
         description="Send one request to a pull (or push) socket and print the reply; "
-                    "JSON is pretty-printed. Exit status 1 when no reply comes, 3 for "
+                    "a pull socket's JSON is pretty-printed, a push socket's reply printed as it came. Exit status 1 when no reply comes, 3 for "
                     "UNKNOWN_COMMMAND (from a push socket: ERROR#UNKNOWN_COMMMAND).",
         epilog="examples: flubber pull rasppi42 | flubber pull 127.0.0.1:9010 codenames_json | "
                "flubber pull [::1]:9000 'oven_t1#raw' | "

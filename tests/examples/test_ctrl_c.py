@@ -79,3 +79,35 @@ def test_kvstore_plain_pika_gives_up_waiting_for_the_reply(rabbitmq_url):
     wait_for_line(process, r"waiting up to 120 s for the reply", stream="stderr")
     assert_stopped_cleanly(*interrupt(process),
                            r"^interrupted: no reply to the get request for 'no_node_serves_this_key' came")
+
+
+def _literal_block_after(rst_path, heading):
+    """Return the first ``::`` literal block after *heading* in the reST file, dedented."""
+    import textwrap
+
+    with open(rst_path) as handle:
+        text = handle.read()
+    after = text[text.index("\n%s\n" % heading):]
+    lines = after[after.index("::\n") + 3:].splitlines()
+    block = []
+    for line in lines:
+        if line and not line.startswith(" "):
+            break
+        block.append(line)
+    return textwrap.dedent("\n".join(block)).strip() + "\n"
+
+
+def test_io_docs_server_snippet_stops_cleanly_on_ctrl_c(tmp_path):
+    snippet = _literal_block_after(os.path.join(os.path.dirname(EXAMPLES), "docs", "io.rst"), "A server")
+    assert "serve(stop_signals=(signal.SIGINT, signal.SIGTERM))" in snippet
+    script = tmp_path / "snippet.py"
+    script.write_text(snippet)
+    process = spawn(str(script))
+    match, _ = wait_for_line(process, r"^listening on \('127\.0\.0\.1', (\d+)\)")
+    client = connect_tcp(("127.0.0.1", int(match.group(1))), timeout=10)
+    client.write(b"hi\n")
+    assert client.read_until(b"\n") == b"hi\n"
+    status, out, err = interrupt(process)
+    client.close()
+    assert status == 0 and out == "echo server stopped\n", (status, out, err)
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err

@@ -61,10 +61,10 @@ def test_a_host_name_that_does_not_resolve_is_named(monkeypatch, capsys):
         capsys.readouterr().err
 
 
-def test_push_reply_json_part_is_pretty_printed(make_socket, capsys):
+def test_push_reply_is_printed_as_it_came_on_the_wire(make_socket, capsys):
     sock = make_socket(DataPushSocket, "p", action="callback_direct", callback=lambda d: d)
     assert main(["pull", "%s:%d" % (HOST, sock.port), 'json_wn#{"x": 1}']) == 0
-    assert capsys.readouterr().out == 'RET#{\n  "x": 1\n}\n'
+    assert capsys.readouterr().out == 'RET#{"x": 1}\n'
 
 
 def test_timeout_exits_non_zero_with_a_message():
@@ -107,7 +107,7 @@ def test_parse_target(target, expected):
     ('"OLD_DATA"', '"OLD_DATA"'),
     ("[1, 2]", "[\n  1,\n  2\n]"),
     ("ACK#{'a': 1}", "ACK#{'a': 1}"),
-    ("RET#[1]", "RET#[\n  1\n]"),
+    ("RET#[1]", "RET#[1]"),
     ("{not json", "{not json"),
 ])
 def test_format_reply(reply, expected):
