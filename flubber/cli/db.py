@@ -16,8 +16,8 @@ success, 1 when points remain or the database refuses, 2 for a usage error.
 import json
 import sys
 
-from flubber.loggers import ContinuousLogger, LoggerError, create_tables
-from flubber.loggers._spool import describe_spool
+from flubber.loggers import ContinuousLogger, LoggerError, create_tables, describe_spool
+from flubber.sockets import SocketConfigurationError, validate_codenames
 
 
 def _parse_codenames(items):
@@ -30,8 +30,15 @@ def _parse_codenames(items):
 
 def run_create_tables(args):
     """Create the tables, print ``codename id`` lines."""
+    descriptions = _parse_codenames(args.codenames)
+    try:  # a codename the pull socket would refuse could be logged but never served
+        validate_codenames(list(descriptions))
+    except SocketConfigurationError as exc:
+        print("flubber db create-tables: %s (the pull socket serves codenames by these characters)" % exc,
+              file=sys.stderr)
+        return 2
     try:
-        ids = create_tables(args.table, _parse_codenames(args.codenames), url=args.url)
+        ids = create_tables(args.table, descriptions, url=args.url)
     except LoggerError as exc:
         print("flubber db create-tables: %s" % exc, file=sys.stderr)
         return 1

@@ -109,22 +109,23 @@ def run_cmd(args):
     return _send(args, OP_CMD, args.target + "." + args.method, payload, args.lockout_key)
 
 
-def _add_common(parser, name):
+def _add_common(parser, example):
+    """Add the options every KV command has; *example* is a whole command line without options."""
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
         "--host", metavar="HOST[:PORT]", default="127.0.0.1:%d" % DEFAULT_PORT,
-        help="the node's TCP server (default 127.0.0.1:%d); example: flubber %s setpoint --host labpc:8600"
-             % (DEFAULT_PORT, name))
+        help="the node's TCP server (default 127.0.0.1:%d); example: %s --host labpc:8600"
+             % (DEFAULT_PORT, example))
     where.add_argument(
         "--broker", metavar="URL",
         help="go through RabbitMQ instead of TCP; example: "
-             "flubber %s setpoint --broker amqp://guest:guest@127.0.0.1:5672/%%%%2F" % name)
+             "%s --broker amqp://guest:guest@127.0.0.1:5672/%%%%2F" % example)
     parser.add_argument(
         "-t", "--timeout", type=float, default=10.0, metavar="SECONDS",
-        help="seconds to wait for the reply (default 10); example: flubber %s setpoint -t 2" % name)
+        help="seconds to wait for the reply (default 10); example: %s -t 2" % example)
     parser.add_argument(
         "--json", action="store_true",
-        help="print the whole reply message as JSON on stdout; example: flubber %s setpoint --json" % name)
+        help="print the whole reply message as JSON on stdout; example: %s --json" % example)
 
 
 def register(subparsers):
@@ -141,7 +142,7 @@ def register(subparsers):
                      help="a key name or NODE.STORE.KEY, optionally .ATTRIBUTE; example: lab.kv.setpoint")
     get.add_argument("--value", action="store_true", dest="only_value",
                      help="print only the value (value_cal, else value_raw); example: flubber get setpoint --value")
-    _add_common(get, "get")
+    _add_common(get, "flubber get setpoint")
     get.set_defaults(func=run_get)
 
     set_ = subparsers.add_parser(
@@ -159,7 +160,7 @@ def register(subparsers):
                       help="the key returned by lock, for a locked endpoint; example: --lockout-key 3f2a...")
     set_.add_argument("--string", action="store_true",
                       help="send VALUE as text even if it looks like JSON; example: flubber set label 007 --string")
-    _add_common(set_, "set")
+    _add_common(set_, "flubber set setpoint 21.5")
     set_.set_defaults(func=run_set)
 
     cmd = subparsers.add_parser(
@@ -185,6 +186,6 @@ def register(subparsers):
                      help="the key returned by lock; example: flubber cmd setpoint unlock --lockout-key KEY")
     cmd.add_argument("--string", action="store_true",
                      help="send ARGS and --kw values as text; example: flubber cmd kv set_condition 1 --string")
-    _add_common(cmd, "cmd")
+    _add_common(cmd, "flubber cmd setpoint ping")
     cmd.set_defaults(func=run_cmd)
     return get, set_, cmd

@@ -55,6 +55,7 @@ from flubber.sockets._protocol import (
     PullProtocol,
     PushProtocol,
     bool_translate,
+    validate_codenames,
 )
 from flubber.sockets._status import DATA
 from flubber.sockets._status import PORTS as _PORTS
@@ -92,4 +93,5 @@ __all__ = [
     "PushError", "PushProtocol", "ReplyTimeoutError", "ServerUnreachableError",
     "SocketConfigurationError", "SocketsError", "SystemStatus", "UDPClient",
     "UnknownCodenameError", "UnknownCommandError", "bool_translate", "socket_server_status",
+    "validate_codenames",
 ]
