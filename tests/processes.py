@@ -76,3 +76,19 @@ def assert_stopped_cleanly(status, out, err, summary):
     assert status == 130, "exit status %r\nstdout:\n%s\nstderr:\n%s" % (status, out, err)
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     assert re.search(summary, out + err, re.MULTILINE), "no %r in\nstdout:\n%s\nstderr:\n%s" % (summary, out, err)
+
+
+def serve(node_file, *options, cwd=None):
+    """Start ``flubber serve NODE_FILE --tcp 127.0.0.1:0 --no-status OPTIONS``; return (Popen, TCP port, banner).
+
+    Returns once the banner named the TCP port; the caller stops the process (:func:`interrupt`).
+    """
+    process = spawn("-m", "flubber", "serve", str(node_file), "--tcp", "127.0.0.1:0", "--no-status", *options,
+                    cwd=cwd)
+    try:
+        match, banner = wait_for_line(process, r"dripline over TCP on 127\.0\.0\.1:(\d+)")
+    except BaseException:
+        process.kill()
+        process.communicate()
+        raise
+    return process, int(match.group(1)), banner

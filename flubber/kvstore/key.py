@@ -16,6 +16,21 @@ logger = logging.getLogger(__name__)
 SCHEDULE_COMMANDS = {"start": "start", "on": "start", "stop": "stop", "off": "stop", "restart": "restart"}
 
 
+def _is_number(value):
+    """True for an int or float (not a bool), or a string that reads as one (``" 21.5"``)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return True
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return False
+        return True
+    return False
+
+
 class KVStoreKey(Endpoint):
     """A key in a KV store: a value that can be read, set, calibrated, locked and logged.
 
@@ -129,6 +144,24 @@ class KVStoreKey(Endpoint):
         self._value = value
         return value
 
+    def check_value(self, value):
+        """Raise :class:`InvalidValue` when the calibration cannot take *value*; say what the key needs.
+
+        A format-string calibration (``"2*{}"``) computes with the value: a
+        value that is not a number is refused as such, before the expression
+        is tried. A table calibration names its known raw values.
+        """
+        calibration = self._calibration
+        if calibration is None or value is None:
+            return
+        if isinstance(calibration.spec, str) and not _is_number(value):
+            raise InvalidValue("%s takes a number (its calibration %r computes with it); got %r"
+                               % (self.name, calibration.spec, value))
+        try:
+            calibration(value)
+        except CalibrationError as exc:
+            raise InvalidValue("%s cannot take %r: %s" % (self.name, value, exc)) from None
+
     def get_value(self):
         """Read the key as a get request would (:meth:`on_get`), without lockout checks."""
         return self.on_get()
@@ -138,10 +171,15 @@ class KVStoreKey(Endpoint):
         then get_on_set and log_on_set.
 
         Returns the read-back value when get_on_set, else what on_set returned.
+        A value the key's calibration cannot take is refused too, before
+        :meth:`on_set` runs (:meth:`check_value`), so the key keeps a value
+        every get can calibrate.
 
         :raises InvalidValue: the key does not take *value*; nothing changed.
         """
-        result = self.on_set(self.rule.check(value))
+        value = self.rule.check(value)
+        self.check_value(value)
+        result = self.on_set(value)
         if not (self._get_on_set or self._log_on_set):
             return result
         readback = self.on_get()

@@ -189,8 +189,16 @@ def test_malicious_calibration_is_refused_with_304_and_not_run(kv):
     assert kv.client.get(kv.names.foo + ".calibration") == {"values": ["2*{}"]}
 
 
-def test_raw_value_that_injects_code_fails_calibration_with_304(kv):
-    kv.client.set(kv.names.foo, "__import__('os').getcwd()")
+def test_raw_value_that_injects_code_is_refused_with_304_and_not_stored(kv):
+    before = kv.client.request(kv.names.foo, OP_GET).payload
+    reply = kv.client.request(kv.names.foo, OP_SET, {"values": ["__import__('os').getcwd()"]})
+    assert reply.retcode == 304
+    assert "takes a number" in reply.return_msg
+    assert kv.client.request(kv.names.foo, OP_GET).payload == before
+
+
+def test_raw_value_that_injects_code_fails_calibration_with_304_on_get(kv):
+    kv.node.endpoint(kv.names.foo).on_set("__import__('os').getcwd()")  # stored around the set check
     reply = kv.client.request(kv.names.foo, OP_GET)
     assert reply.retcode == 304
     assert reply.payload == {"value_raw": "__import__('os').getcwd()"}
