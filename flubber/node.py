@@ -26,6 +26,21 @@ A driver is called in the node's greenlet for that instrument: it must not
 block the process (use :mod:`flubber.io` for instrument I/O). When the
 callable accepts a ``node`` argument, it gets the :class:`LabNode` (to read
 KV keys such as a setpoint with :meth:`LabNode.value`).
+
+An instrument that speaks lines (SCPI, a vendor's ASCII) needs no Python: an
+``address`` and a ``query`` read it, ``on_set`` writes a KV key's new value to
+it, ``share`` serves it to PyVISA and other clients (the keys are in
+:mod:`flubber.instruments.config`)::
+
+    instruments:
+      - name: temperature
+        address: tcp://192.168.1.20:5025     # serial:///dev/ttyUSB0?baudrate=9600, pipe:///path, sim://scpi
+        query: "MEAS:TEMP?"                  # every interval; the reply is the reading
+        on_set: {key: setpoint, write: "SOUR:TEMP {value}"}
+        share: {host: 127.0.0.1, port: 5025}
+
+With both a ``driver`` and an ``address``, the driver gets the
+:class:`~flubber.instruments.LineInstrument` as its ``instrument`` argument.
 """
 import inspect
 import logging
@@ -36,7 +51,9 @@ import gevent.event
 
 from flubber._config import Where
 from flubber._stopping import STOP_SIGNALS, wait_until_stopped
-from flubber.kvstore import AMQPRoutingKeyError, ConfigError, KVStore, KVStoreKey
+from flubber.instruments import InstrumentError, InstrumentShare
+from flubber.io import StreamError
+from flubber.kvstore import AMQPRoutingKeyError, ConfigError, HardwareError, KVStore, KVStoreKey
 from flubber.kvstore.serve import NodeServer
 from flubber.nodefile import NODE_SECTIONS, check_lab_sections, load_lab_config, parse_lab_config
 
@@ -59,9 +76,13 @@ class Instrument:
     Built from an ``instruments`` entry by :class:`LabNode`.
     """
 
-    def __init__(self, name, driver, interval=1.0, args=None, key=None, codename=None, log=True):
+    def __init__(self, name, driver=None, interval=1.0, args=None, key=None, codename=None, log=True, line=None):
         #: The instrument's name.
         self.name = name
+        #: The line-instrument settings of the entry (:class:`~flubber.instruments.config.LineSettings`), or None.
+        self.line = line
+        #: The :class:`~flubber.instruments.LineInstrument` of the address while the node runs, else None.
+        self.line_instrument = None
         #: The callable returning a reading (a driver class is instantiated once).
         self.driver = driver
         #: Seconds between readings.
@@ -84,9 +105,25 @@ class Instrument:
         self.last_error = None
         self._read = None
 
-    def bind(self, node):
-        """Prepare the driver for *node* (instantiate a class, pass ``node`` when accepted)."""
+    @property
+    def address(self):
+        """The instrument's address text, or None for a driver without one."""
+        return self.line.address.text if self.line is not None else None
+
+    def bind(self, node, line_instrument=None):
+        """Prepare the driver for *node* (instantiate a class, pass ``node`` when accepted).
+
+        *line_instrument* is the LineInstrument of the entry's address: read
+        with the entry's query, or handed to the driver as ``instrument``.
+        """
+        self.line_instrument = line_instrument
+        if self.driver is None:
+            query, parse = self.line.query, self.line.parse
+            self._read = lambda: line_instrument.query_float(query, parse)
+            return
         args = dict(self.args)
+        if line_instrument is not None:
+            args["instrument"] = line_instrument
         if inspect.isclass(self.driver):
             if _accepts(self.driver.__init__, "node"):
                 args["node"] = node
@@ -132,6 +169,8 @@ class LabNode:
         self.instruments = [Instrument(**settings) for settings in sections.instruments]
         for instrument in self.instruments:
             self._ensure_key(instrument.key)
+            if instrument.line is not None and instrument.line.on_set is not None:
+                self._ensure_key(instrument.line.on_set["key"])
         self._pull_settings = sections.pull
         self._push_settings = sections.push
         self._logger_settings = sections.logger
@@ -143,6 +182,11 @@ class LabNode:
         self.logger = None
         #: Points the logger could not store before it stopped (set by :meth:`stop`).
         self.unlogged = 0
+        #: The :class:`~flubber.instruments.LineInstrument` of each address while running, by address text.
+        self.line_instruments = {}
+        #: The :class:`~flubber.instruments.InstrumentShare` of each ``share:`` while running.
+        self.shares = []
+        self._on_set_keys = []
         self._greenlets = []
         self._running = False
         self._stopped = gevent.event.Event()
@@ -206,8 +250,9 @@ class LabNode:
             self._start_logger()
             self._start_sockets()
             self.server.start()
+            self._start_line_instruments()
             for instrument in self.instruments:
-                instrument.bind(self)
+                instrument.bind(self, self.line_instruments.get(instrument.address))
                 self._greenlets.append(gevent.spawn(self._run_instrument, instrument))
         except BaseException:
             self.stop()
@@ -243,6 +288,52 @@ class LabNode:
             self.push_socket = DataPushSocket(push["name"], port=push["port"], action="callback_direct",
                                               callback=self._on_push, host=push["host"])
             self.push_socket.start()
+
+    def _start_line_instruments(self):
+        """Start one LineInstrument per address, the shares, and the on_set writes."""
+        for instrument in self.instruments:
+            line = instrument.line
+            if line is None:
+                continue
+            address = line.address.text
+            if address not in self.line_instruments:
+                self.line_instruments[address] = line.make_instrument(instrument.name).start()
+            line_instrument = self.line_instruments[address]
+            if line.share is not None:
+                share = InstrumentShare(line_instrument, host=line.share["host"], port=line.share["port"],
+                                        lock_timeout=line.share["lock_timeout"])
+                try:
+                    share.start()
+                except StreamError as exc:
+                    raise type(exc)("share of %s on %s:%s: %s" % (address, share.host, share.port, exc),
+                                    errno=exc.errno) from exc
+                self.shares.append(share)
+            if line.on_set is not None:
+                self._hook_on_set(self.key(line.on_set["key"]), line_instrument, line.on_set["write"])
+
+    def _hook_on_set(self, key, line_instrument, template):
+        """Make a set of *key* write ``template.format(value=...)`` to the instrument first."""
+        store_value = key.on_set
+
+        def on_set(value):
+            try:
+                line_instrument.write(template.format(value=value))
+            except InstrumentError as exc:
+                raise HardwareError("key %s was not set: %s" % (key.name, exc)) from exc
+            return store_value(value)
+
+        key.on_set = on_set
+        self._on_set_keys.append(key)
+        current = self.value(key.name)
+        if current is not None:  # the instrument starts at the key's value, so both agree
+            self._greenlets.append(gevent.spawn(self._write_initial, line_instrument, template.format(value=current)))
+
+    @staticmethod
+    def _write_initial(line_instrument, line):
+        try:
+            line_instrument.write(line)
+        except InstrumentError as exc:
+            log.warning("%s: could not write the initial %r: %s", line_instrument.name, line, exc)
 
     def _on_push(self, data):
         """Set the KV keys named in pushed *data* (``{"setpoint": 40}``)."""
@@ -288,6 +379,17 @@ class LabNode:
         """
         greenlets, self._greenlets = self._greenlets, []
         gevent.killall(greenlets)
+        shares, self.shares = self.shares, []
+        for share in shares:
+            share.stop()
+        keys, self._on_set_keys = self._on_set_keys, []
+        for key in keys:
+            key.__dict__.pop("on_set", None)  # the class's on_set again
+        line_instruments, self.line_instruments = self.line_instruments, {}
+        for line_instrument in line_instruments.values():
+            line_instrument.stop()
+        for instrument in self.instruments:
+            instrument.line_instrument = None
         for attribute in ("pull_socket", "push_socket"):
             socket = getattr(self, attribute)
             if socket is not None:
@@ -343,6 +445,8 @@ class LabNode:
                 for i in self.instruments
             ],
             "kv_requests": self.kv.requests_handled,
+            "line_instruments": {address: line.status() for address, line in self.line_instruments.items()},
+            "shares": [share.status() for share in self.shares],
             "tcp": list(self.server.tcp_address) if self.server.tcp_address else None,
             "sockets": sockets,
             "logger": logger_status,

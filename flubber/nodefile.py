@@ -10,6 +10,7 @@ change; a misspelt option or driver argument gets the closest valid name.
 import inspect
 
 from flubber._config import Where, check_mapping, check_port, import_object, positive_seconds, suggest
+from flubber.instruments.config import LINE_OPTIONS, check_line_settings, check_shared_addresses
 from flubber.kvstore import ConfigError
 from flubber.kvstore.config import load_node_config, parse_node_config
 
@@ -19,7 +20,7 @@ __all__ = ["NODE_SECTIONS", "LabSections", "load_lab_config", "parse_lab_config"
 NODE_SECTIONS = ("instruments", "sockets", "logger")
 
 #: Options of an ``instruments`` entry.
-INSTRUMENT_OPTIONS = ("name", "driver", "args", "interval", "key", "codename", "log")
+INSTRUMENT_OPTIONS = ("name", "driver", "args", "interval", "key", "codename", "log") + LINE_OPTIONS
 #: Options of ``sockets.pull``.
 PULL_OPTIONS = ("host", "port", "timeout", "name")
 #: Options of ``sockets.push``.
@@ -38,8 +39,11 @@ def parse_lab_config(data, source="<dict>"):
     return parse_node_config(data, source=source, extra_sections=NODE_SECTIONS)
 
 
-def _check_driver_args(where, spec, driver, args):
-    """Refuse *args* the driver (a class: its constructor) cannot take, before anything starts."""
+def _check_driver_args(where, spec, driver, args, instrument=False):
+    """Refuse *args* the driver (a class: its constructor) cannot take, before anything starts.
+
+    With *instrument*, the driver must take an ``instrument`` argument (the LineInstrument of the address).
+    """
     try:
         signature = inspect.signature(driver)
     except (TypeError, ValueError):  # no signature to check (a builtin): the first reading tells
@@ -47,11 +51,21 @@ def _check_driver_args(where, spec, driver, args):
     given = dict(args)
     if "node" in signature.parameters:
         given.setdefault("node", None)
+    if instrument:
+        if "instrument" in args:
+            raise where.error("instrument is given by the node (the LineInstrument of the address); "
+                              "remove it from args")
+        given["instrument"] = None
     try:
         signature.bind(**given)
     except TypeError as exc:
         names = [name for name, parameter in signature.parameters.items()
-                 if name != "node" and parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)]
+                 if name not in ("node", "instrument")
+                 and parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)]
+        if instrument and "instrument" not in signature.parameters:
+            raise where.error("driver %r takes no `instrument` argument, so it cannot be handed the "
+                              "instrument at the address; add one (def read(instrument): ...) or drop "
+                              "the address" % (spec,)) from None
         unknown = [name for name in args if name not in signature.parameters]
         suggestion = suggest(unknown[0], names) if unknown else ""
         raise where.error("do not fit driver %r: %s%s; it takes: %s"
@@ -68,15 +82,22 @@ def _instrument(where, index, entry, names):
     if name in names:
         raise place.error("the name %r is used twice; instrument names are unique" % name)
     names.add(name)
-    if "driver" not in entry:
-        raise place.error("needs a driver, e.g. `driver: flubber.instruments.simulated:Oven`")
+    line = check_line_settings(entry, place, "driver" in entry)
+    if "driver" not in entry and line is None:
+        raise place.error("needs a driver (e.g. `driver: flubber.instruments.simulated:Oven`) or an address "
+                          'and a query (e.g. `address: tcp://192.168.1.20:5025` and `query: "MEAS:TEMP?"`)')
     args = entry.get("args") or {}
     if not isinstance(args, dict):
         raise place.error("args must be a mapping of keyword arguments, got %r" % (args,))
-    driver = import_object(entry["driver"], place)
-    if not callable(driver):
-        raise place.error("driver %r is not callable" % (entry["driver"],))
-    _check_driver_args(place.child("args"), entry["driver"], driver, args)
+    if "driver" in entry:
+        driver = import_object(entry["driver"], place)
+        if not callable(driver):
+            raise place.error("driver %r is not callable" % (entry["driver"],))
+        _check_driver_args(place.child("args"), entry["driver"], driver, args, instrument=line is not None)
+    elif args:
+        raise place.child("args").error("are the driver's arguments; this entry has no driver")
+    else:
+        driver = None
     return {
         "name": name,
         "driver": driver,
@@ -85,6 +106,7 @@ def _instrument(where, index, entry, names):
         "key": entry.get("key"),
         "codename": entry.get("codename"),
         "log": bool(entry.get("log", True)),
+        "line": line,
     }
 
 
@@ -124,7 +146,8 @@ class LabSections:
     """The checked lab sections of a node file (what :func:`check_lab_sections` returns)."""
 
     def __init__(self, instruments, pull, push, logger):
-        #: One dict per ``instruments`` entry: name, driver (imported), interval, args, key, codename, log.
+        #: One dict per ``instruments`` entry: name, driver (imported, or None), interval, args, key,
+        #: codename, log, line (a :class:`~flubber.instruments.config.LineSettings`, or None).
         self.instruments = instruments
         #: Pull-socket settings (host, port, timeout, name), or None when off.
         self.pull = pull
@@ -147,6 +170,7 @@ def check_lab_sections(config):
         raise where.child("instruments").error("must be a list of instruments, got %r" % (entries,))
     names = set()
     instruments = [_instrument(where, index, entry, names) for index, entry in enumerate(entries)]
+    check_shared_addresses([(item["name"], item["line"]) for item in instruments], where.child("instruments"))
     sockets = extra.get("sockets") or {}
     check_mapping(sockets, ("pull", "push"), where.child("sockets"))
     return LabSections(

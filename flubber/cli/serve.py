@@ -24,8 +24,15 @@ def describe(node):
     for name, store in kv.stores.items():
         lines.append("  store %s: %s" % (name, ", ".join(store.endpoint_names) or "no keys"))
     for instrument in node.instruments:
-        lines.append("  instrument %s: every %g s -> key %s, codename %s"
-                     % (instrument.name, instrument.interval, instrument.key, instrument.codename))
+        source = ""
+        if instrument.line is not None:
+            source = " (%s%s)" % (instrument.address, " %s" % instrument.line.query if instrument.line.query else "")
+        lines.append("  instrument %s%s: every %g s -> key %s, codename %s"
+                     % (instrument.name, source, instrument.interval, instrument.key, instrument.codename))
+    for share in node.shares:
+        host, port = share.address
+        lines.append("  share of %s on %s:%d (PyVISA: TCPIP::%s::%d::SOCKET)"
+                     % (share.instrument.address, host, port, host, port))
     server = node.server
     tcp = server.tcp_address
     if tcp is not None:
@@ -73,6 +80,10 @@ def _apply_overrides(config, args):
             sockets[label] = dict(sockets.get(label) or {}, port=port)
     if sockets:
         config.extra["sockets"] = sockets
+    if args.share_port is not None:
+        for entry in config.extra.get("instruments") or []:
+            if isinstance(entry, dict) and isinstance(entry.get("share"), dict):
+                entry["share"] = dict(entry["share"], port=args.share_port)
     if args.db:
         config.extra["logger"] = dict(config.extra.get("logger") or {}, url=args.db)
 
@@ -94,8 +105,8 @@ def run(args):
     try:
         node.start()
     except StreamError as exc:
-        print("flubber serve: cannot listen for TCP: %s; pick another port with --tcp HOST:PORT" % exc,
-              file=sys.stderr)
+        hint = ("--share-port PORT (0: any free one)" if "share of" in str(exc) else "--tcp HOST:PORT")
+        print("flubber serve: cannot listen for TCP: %s; pick another port with %s" % (exc, hint), file=sys.stderr)
         return 1
     except Exception as exc:  # a socket port in use, a database that refuses: say what and stop
         from flubber.sockets import PortInUseError  # loaded by node.start() already
@@ -150,6 +161,8 @@ def register(subparsers):
                         help="UDP port of the pull socket (0: any free one); example: --pull-port 9001")
     parser.add_argument("--push-port", type=int, metavar="PORT",
                         help="UDP port of the push socket (0: any free one); example: --push-port 8501")
+    parser.add_argument("--share-port", type=int, metavar="PORT",
+                        help="TCP port of every instrument share (0: any free one); example: --share-port 0")
     parser.add_argument("--db", metavar="URL",
                         help="log into this database instead of the file's logger url; example: "
                              "--db sqlite:///run42.sqlite or --db mysql://user:pw@dbhost/cinfdata")

@@ -13,6 +13,7 @@ import pytest
 
 from flubber.instruments import InstrumentShare
 from flubber.io import TCPClient
+from flubber.node import LabNode
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -216,38 +217,39 @@ def test_stop_closes_clients_and_is_idempotent(share):
 
 
 @pytest.mark.timeout(240)
-def test_eight_pyvisa_processes_share_the_instrument_while_it_is_polled(share):
+def test_eight_pyvisa_processes_share_the_instrument_while_the_node_polls_it(make_simulator):
     pytest.importorskip("pyvisa_py", reason="pip install 'flubber[test]' (pyvisa and pyvisa-py)")
-    instrument = share.instrument
-    polls = []
-    polling = gevent.event.Event()
-
-    def poll():
-        while not polling.is_set():
-            polls.append(instrument.query_float("MEAS:TEMP?"))
-            gevent.sleep(0.01)
-
-    poller = gevent.spawn(poll)
-    children = [gevent.subprocess.Popen([sys.executable, os.path.join(HERE, "visa_client.py"),
-                                         str(share.address[1]), "client%d" % n, "200"],
-                                        stdout=gevent.subprocess.PIPE, stderr=gevent.subprocess.PIPE)
-                for n in range(8)]
-    results = []
+    controller = make_simulator(delay=0.001)
+    node = LabNode.from_dict({
+        "name": "lab", "tcp": {"host": "127.0.0.1", "port": 0}, "sockets": {"pull": False},
+        "instruments": [{"name": "temperature", "address": controller.address, "query": "MEAS:TEMP?",
+                         "interval": 0.01, "timeout": 5, "share": {"host": "127.0.0.1", "port": 0}}],
+    }).start()
     try:
-        for child in children:
-            out, err = child.communicate(timeout=200)
-            assert child.returncode == 0, err.decode("utf-8", "replace")
-            results.append(json.loads(out))
+        port = node.shares[0].address[1]
+        children = [gevent.subprocess.Popen([sys.executable, os.path.join(HERE, "visa_client.py"), str(port),
+                                             "client%d" % n, "200"],
+                                            stdout=gevent.subprocess.PIPE, stderr=gevent.subprocess.PIPE)
+                    for n in range(8)]
+        results = []
+        try:
+            for child in children:
+                out, err = child.communicate(timeout=200)
+                assert child.returncode == 0, err.decode("utf-8", "replace")
+                results.append(json.loads(out))
+        finally:
+            for child in children:
+                if child.poll() is None:
+                    child.kill()
+                    child.wait()
+        reader = node.instruments[0]
+        line = node.line_instruments[controller.address]
+        readings, stats = reader.readings, line.stats.as_dict()
     finally:
-        polling.set()
-        poller.join(5)
-        for child in children:
-            if child.poll() is None:
-                child.kill()
-                child.wait()
+        node.stop()
     assert sorted(result["id"] for result in results) == ["client%d" % n for n in range(8)]
     for result in results:
         assert result["replies"] == 200 and result["mismatches"] == []
         assert result["idn"].startswith("FLUBBER,SCPI-SIM,")
-    assert polls and instrument.stats.errors == 0
-    assert instrument.stats.queries == 8 * 201 + len(polls)
+    assert readings > 0 and reader.errors == 0 and stats["errors"] == 0
+    assert stats["queries"] >= 8 * 201 + readings

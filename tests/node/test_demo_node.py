@@ -3,6 +3,7 @@ import json
 import os
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -28,12 +29,12 @@ def demo_node(tmp_path):
     db_url = "sqlite:///%s" % (tmp_path / "lab.sqlite")
     process = subprocess.Popen(
         [sys.executable, "-m", "flubber", "serve", LAB_YAML, "--tcp", "127.0.0.1:0", "--pull-port", "0",
-         "--push-port", "0", "--db", db_url, "--no-status"],
+         "--push-port", "0", "--share-port", "0", "--db", db_url, "--no-status"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(tmp_path))
     banner = []
     ports = {}
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and "pull" not in ports or "tcp" not in ports:
+    while time.monotonic() < deadline and not {"pull", "tcp", "share"} <= set(ports):
         line = process.stdout.readline()
         if not line:
             break
@@ -44,7 +45,10 @@ def demo_node(tmp_path):
         match = re.search(r"(pull|push) socket on UDP port (\d+)", line)
         if match:
             ports[match.group(1)] = int(match.group(2))
-    assert "pull" in ports and "tcp" in ports, "".join(banner) + process.stderr.read()
+        match = re.search(r"share of sim://scpi on 127\.0\.0\.1:(\d+)", line)
+        if match:
+            ports["share"] = int(match.group(1))
+    assert {"pull", "tcp", "share"} <= set(ports), "".join(banner) + process.stderr.read()
     try:
         yield process, ports, db_url
     finally:
@@ -72,9 +76,18 @@ def test_demo_node_serves_logs_obeys_the_setpoint_and_stops_cleanly(demo_node, t
     assert got.returncode == 0, got.stderr
     assert "25" in got.stdout
 
-    # raise the setpoint by its hierarchical address; the simulated oven follows
-    start = _temperature(ports)
-    assert flubber("set", "lab.kv.setpoint", "60", "--host", host).returncode == 0
+    # the SCPI controller behind the temperature is shared: a client of the share talks to it directly
+    with socket.create_connection(("127.0.0.1", ports["share"]), timeout=10) as client:
+        replies = client.makefile("rb")
+        client.sendall(b"*IDN?\nSOUR:TEMP?\n")
+        assert replies.readline().startswith(b"FLUBBER,SCPI-SIM,")
+        assert float(replies.readline()) == 25.0  # the node wrote the setpoint key's value at start
+
+        # raise the setpoint by its hierarchical address; the controller gets it, the temperature follows
+        start = _temperature(ports)
+        assert flubber("set", "lab.kv.setpoint", "60", "--host", host).returncode == 0
+        client.sendall(b"SOUR:TEMP?\n")
+        assert float(replies.readline()) == 60.0
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and _temperature(ports) < start + 5:
         time.sleep(0.3)
