@@ -61,3 +61,38 @@ def _indent(text):
 
 _write_cli_reference()
 exclude_patterns.append("_generated")
+
+
+def _is_public(cls):
+    """True when *cls* has a public name a reader can import: ``flubber.io.TCPServer``, not ``_TCPStream``."""
+    if cls.__name__.startswith("_"):
+        return False
+    parts = cls.__module__.split(".")
+    public = [part for part in parts if not part.startswith("_")]
+    if len(public) == len(parts):
+        return True
+    import importlib
+
+    package = importlib.import_module(".".join(parts[:next(i for i, p in enumerate(parts) if p.startswith("_"))]))
+    return getattr(package, cls.__name__, None) is cls
+
+
+def _public_bases(cls):
+    if _is_public(cls):
+        return [cls]
+    bases = [public for base in cls.__bases__ for public in _public_bases(base)]
+    return bases or [object]
+
+
+def _hide_private_bases(app, name, obj, options, bases):
+    """Show the public classes behind a private base (``Bases: BaseStream``, not ``_TCPStream``)."""
+    public = []
+    for base in bases:
+        for cls in _public_bases(base):
+            if cls not in public:
+                public.append(cls)
+    bases[:] = public
+
+
+def setup(app):
+    app.connect("autodoc-process-bases", _hide_private_bases)

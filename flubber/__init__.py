@@ -1,9 +1,23 @@
 """flubber: cooperative I/O for laboratory slow control and data acquisition.
 
-Everything runs as gevent greenlets: instruments (:mod:`flubber.io`), live
-values over UDP (:mod:`flubber.sockets`), a key-value store of settings
-(:mod:`flubber.kvstore`), output dumps (:mod:`flubber.dump`) and database
-loggers (:mod:`flubber.loggers`).
+Everything runs as gevent greenlets. Each package re-exports its public
+names, so any of them is one import away:
+
+* :mod:`flubber.io`: streams, servers and clients for instruments (TCP,
+  pipes, TTYs, serial ports).
+* :mod:`flubber.sockets`: live values over UDP, wire-compatible with
+  PyExpLabSys' pull and push sockets.
+* :mod:`flubber.kvstore`: a dripline-style key-value store of settings,
+  served over TCP or RabbitMQ, and its node files.
+* :mod:`flubber.loggers`: measurement points into MySQL/MariaDB or SQLite,
+  never losing one.
+* :mod:`flubber.dump`: the output of device commands captured in files.
+* :mod:`flubber.node`: the lab node, one YAML file running all of the above
+  (``flubber serve``); :mod:`flubber.nodefile` checks its file.
+* :mod:`flubber.instruments`: the drivers a node reads on a schedule, with
+  the simulated ones in :mod:`flubber.instruments.simulated`.
+* :mod:`flubber.plot`: logged series read back and drawn (``flubber plot``).
+* :mod:`flubber.cli`: the ``flubber`` command line.
 """
 
 __version__ = "0.1.0"

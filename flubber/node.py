@@ -53,8 +53,7 @@ from flubber._config import Where
 from flubber._stopping import STOP_SIGNALS, wait_until_stopped
 from flubber.instruments import InstrumentError, InstrumentShare
 from flubber.io import StreamError
-from flubber.kvstore import AMQPRoutingKeyError, ConfigError, HardwareError, KVStore, KVStoreKey
-from flubber.kvstore.serve import NodeServer
+from flubber.kvstore import AMQPRoutingKeyError, ConfigError, HardwareError, KVStore, KVStoreKey, NodeServer
 from flubber.nodefile import NODE_SECTIONS, check_lab_sections, load_lab_config, parse_lab_config
 
 __all__ = ["LabNode", "Instrument", "NODE_SECTIONS", "load_lab_config"]

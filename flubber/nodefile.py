@@ -11,8 +11,7 @@ import inspect
 
 from flubber._config import Where, check_mapping, check_port, import_object, positive_seconds, suggest
 from flubber.instruments.config import LINE_OPTIONS, check_line_settings, check_shared_addresses
-from flubber.kvstore import ConfigError
-from flubber.kvstore.config import load_node_config, parse_node_config
+from flubber.kvstore import ConfigError, load_node_config, parse_node_config
 
 __all__ = ["NODE_SECTIONS", "LabSections", "load_lab_config", "parse_lab_config", "check_lab_sections"]
 

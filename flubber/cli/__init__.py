@@ -2,7 +2,11 @@
 
 Each subcommand lives in a module of this package that defines
 ``register(subparsers)``; it adds its parser and sets ``func`` to a callable
-taking the parsed arguments and returning the exit status.
+taking the parsed arguments and returning the exit status:
+:mod:`flubber.cli.serve` (``serve``), :mod:`flubber.cli.pull` (``pull``),
+:mod:`flubber.cli.kv` (``get``, ``set``, ``cmd``), :mod:`flubber.cli.plot`
+(``plot``), :mod:`flubber.cli.db` (``db``) and :mod:`flubber.cli.dump`
+(``dump``).
 """
 import argparse
 import importlib

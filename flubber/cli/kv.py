@@ -8,11 +8,16 @@ answer in time, 2 for a usage error, 130 after Ctrl-C.
 import json
 import sys
 
-from flubber.kvstore import _dripline
-from flubber.kvstore._dripline import OP_CMD, OP_GET, OP_SET
-from flubber.kvstore._exceptions import KVStoreError, exception_for_retcode
-from flubber.kvstore.client import connect
-from flubber.kvstore.tcp import DEFAULT_PORT
+from flubber.kvstore import (
+    DEFAULT_PORT,
+    OP_CMD,
+    OP_GET,
+    OP_SET,
+    KVStoreError,
+    connect,
+    exception_for_retcode,
+    normalize_lockout_key,
+)
 
 #: Exit status when the server or broker cannot be reached or does not answer.
 EXIT_UNREACHABLE = 3
@@ -102,7 +107,7 @@ def run_cmd(args):
     if args.force:
         payload["force"] = True
     try:
-        _dripline.normalize_lockout_key(args.lockout_key)
+        normalize_lockout_key(args.lockout_key)
     except KVStoreError as exc:
         print("flubber cmd: %s" % exc, file=sys.stderr)
         return 2

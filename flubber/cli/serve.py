@@ -13,7 +13,7 @@ import sys
 import gevent
 
 from flubber.io import StreamError, parse_tcp_address
-from flubber.kvstore._exceptions import ConfigError
+from flubber.kvstore import ConfigError
 from flubber.node import LabNode, load_lab_config
 
 

@@ -5,10 +5,22 @@ A :class:`KVStore` holds :class:`KVStoreKey` objects (the seed's
 ``node.store.key`` addresses; :class:`KVTCPServer` (JSON lines, no broker)
 and :class:`AMQPService` (RabbitMQ, the dripline wire format) carry the
 requests; :class:`TCPKVClient` and :class:`AMQPKVClient` send them.
+
+Every public name is exported here. The modules behind them:
+:mod:`flubber.kvstore.store`, :mod:`flubber.kvstore.key`,
+:mod:`flubber.kvstore.node` (stores, keys, the node),
+:mod:`flubber.kvstore.calibration` and :mod:`flubber.kvstore.rules` (what a
+key does with a value), :mod:`flubber.kvstore.alerts` (alert sinks),
+:mod:`flubber.kvstore.tcp`, :mod:`flubber.kvstore.client` and
+:mod:`flubber.kvstore.amqp` (transports; the AMQP names need the ``amqp``
+extra and are imported on first use), :mod:`flubber.kvstore.config` and
+:mod:`flubber.kvstore.serve` (node files and the node server).
 """
+import importlib.util
+
 from flubber.kvstore._dripline import (
     OP_CMD, OP_CONFIG, OP_GET, OP_RUN, OP_SEND, OP_SET, T_ALERT, T_REPLY, T_REQUEST, Alert, Reply, Request,
-    decode_reply, decode_request, encode_json,
+    decode_reply, decode_request, encode_json, normalize_lockout_key,
 )
 from flubber.kvstore._endpoint import Endpoint
 from flubber.kvstore._exceptions import (
@@ -34,7 +46,12 @@ _AMQP_NAMES = ("AMQPService", "AMQPKVClient", "serve_amqp")
 def __getattr__(name):
     # The AMQP names need pika (the "amqp" extra): imported on first use only.
     if name in _AMQP_NAMES:
-        from flubber.kvstore import amqp
+        try:
+            from flubber.kvstore import amqp
+        except ModuleNotFoundError as exc:
+            if exc.name != "pika":
+                raise
+            raise ImportError("flubber.kvstore.%s needs pika: pip install 'flubber[amqp]'" % name) from exc
         return getattr(amqp, name)
     raise AttributeError("module 'flubber.kvstore' has no attribute %r" % name)
 
@@ -43,13 +60,12 @@ __all__ = [
     "KVStore", "KVStoreKey", "kv_store", "kv_store_key", "Endpoint", "KVNode",
     "times2", "times3", "Calibration", "calibrate", "BroadcastRule",
     # transports, clients, node files
-    "KVTCPServer", "serve_tcp", "DEFAULT_PORT", "AMQPService", "serve_amqp", "KVClient", "TCPKVClient",
-    "AMQPKVClient", "connect", "NodeConfig", "load_node_config", "parse_node_config", "register_module",
+    "KVTCPServer", "serve_tcp", "DEFAULT_PORT", "KVClient", "TCPKVClient", "connect", "NodeConfig", "load_node_config", "parse_node_config", "register_module",
     "NodeServer", "serve_node",
     # alert sinks
     "ContinuousLoggerSink", "QueueSink", "LoggingSink",
     # dripline messages
-    "Request", "Reply", "Alert", "decode_request", "decode_reply", "encode_json",
+    "Request", "Reply", "Alert", "decode_request", "decode_reply", "encode_json", "normalize_lockout_key",
     "OP_SET", "OP_GET", "OP_CONFIG", "OP_SEND", "OP_RUN", "OP_CMD", "T_REPLY", "T_REQUEST", "T_ALERT",
     # exceptions
     "KVStoreError", "DriplineError", "AMQPError", "AMQPConnectionError", "AMQPRoutingKeyError", "AMQPTimeoutError",
@@ -58,3 +74,11 @@ __all__ = [
     "InvalidValue", "CalibrationError", "RequestTimeout", "MethodNotSupported", "AccessDenied", "InvalidKey",
     "UnhandledError", "NoActionWarning", "ConfigError", "TransportError", "exception_for_retcode",
 ]
+try:
+    _HAVE_PIKA = importlib.util.find_spec("pika") is not None
+except (ImportError, ValueError):  # a finder that refuses it, or a None in sys.modules
+    _HAVE_PIKA = False
+if _HAVE_PIKA:
+    # named by ``import *`` only where they can be imported: without pika, ``from flubber.kvstore
+    # import *`` still works and ``flubber.kvstore.AMQPService`` says to install the amqp extra
+    __all__ += list(_AMQP_NAMES)

@@ -358,7 +358,7 @@ class Reply:
     """A dripline reply.
 
     :param retcode: 0 success, 1-99 warnings, >= 100 errors (see
-        :mod:`flubber.kvstore._exceptions`).
+        :func:`~flubber.kvstore.exception_for_retcode`).
     :param return_msg: a human-readable explanation.
     :param payload: any result; a non-dict is wrapped as ``{"values": [result]}``.
     """

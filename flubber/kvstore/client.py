@@ -25,8 +25,8 @@ import gevent.lock
 from flubber.io import StreamError, TCPClient, parse_tcp_address
 from flubber.kvstore import _dripline
 from flubber.kvstore._base_client import KVClient
+from flubber.kvstore._defaults import DEFAULT_HOST, DEFAULT_PORT
 from flubber.kvstore._exceptions import DecodingError, RequestTimeout, TransportError
-from flubber.kvstore.tcp import DEFAULT_HOST, DEFAULT_PORT
 
 logger = logging.getLogger(__name__)
 

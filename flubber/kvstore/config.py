@@ -26,12 +26,12 @@ import re
 import yaml
 
 from flubber._config import Where, check_options, check_port, import_object, suggest
+from flubber.kvstore._defaults import DEFAULT_HOST, DEFAULT_PORT
 from flubber.kvstore._endpoint import NAME_PATTERN, Endpoint
 from flubber.kvstore._exceptions import ConfigError, KVStoreError
 from flubber.kvstore.key import KVStoreKey
 from flubber.kvstore.node import KVNode
 from flubber.kvstore.store import KVStore
-from flubber.kvstore.tcp import DEFAULT_HOST, DEFAULT_PORT
 
 logger = logging.getLogger(__name__)
 

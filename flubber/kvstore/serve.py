@@ -12,8 +12,9 @@ import logging
 import gevent.event
 
 from flubber._stopping import STOP_SIGNALS, wait_until_stopped
+from flubber.kvstore._defaults import DEFAULT_HOST, DEFAULT_PORT
 from flubber.kvstore.config import NodeConfig, load_node_config
-from flubber.kvstore.tcp import DEFAULT_HOST, DEFAULT_PORT, KVTCPServer
+from flubber.kvstore.tcp import KVTCPServer
 
 logger = logging.getLogger(__name__)
 

@@ -17,16 +17,12 @@ import logging
 
 from flubber.io import TCPServer
 from flubber.kvstore import _dripline
+from flubber.kvstore._defaults import DEFAULT_HOST, DEFAULT_PORT
 from flubber.kvstore._dripline import Reply
 from flubber.kvstore._exceptions import DecodingError
 from flubber.kvstore._lines import LineSplitter, LineTooLong
 
 logger = logging.getLogger(__name__)
-
-#: The TCP port of ``flubber serve`` when the node file names none.
-DEFAULT_PORT = 8600
-#: The host it binds to by default (this machine only).
-DEFAULT_HOST = "127.0.0.1"
 
 
 class KVTCPServer(TCPServer):

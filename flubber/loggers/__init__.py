@@ -17,8 +17,10 @@
 through mysqlclient, or into an SQLite file (the embedded default, no server
 needed). :func:`create_tables` makes the tables of a new setup,
 :func:`describe_spool` tells what a spool file holds, :func:`parse_url`
-and :func:`check_identifier` check a database URL and a table name. The errors are in
-:mod:`flubber.loggers._exceptions`; ``flubber db`` is the command line.
+and :func:`check_identifier` check a database URL and a table name. The
+errors are exported here too; ``flubber db`` is the command line.
+:mod:`flubber.loggers.mysql` and :mod:`flubber.loggers.sqlite` are the two
+backends, :mod:`flubber.loggers.tables` the cinfdata table layout.
 """
 from flubber.loggers._exceptions import (
     DatabaseError,

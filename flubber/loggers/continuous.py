@@ -87,7 +87,7 @@ class ContinuousLogger:
     :param spool: path of an SQLite file that holds the queue on disk, so
         that points survive a crash or restart of this process and are sent
         by the next :meth:`start` with the same spool (see
-        :mod:`flubber.loggers._spool`). Default: the queue is in memory.
+        :func:`~flubber.loggers.describe_spool`). Default: the queue is in memory.
     :param create_tables: True (or a ``{codename: description}`` mapping)
         to create missing tables and description rows at the first
         connection, as :func:`~flubber.loggers.create_tables` does.
