@@ -9,8 +9,8 @@ requests; :class:`TCPKVClient` and :class:`AMQPKVClient` send them.
 Every public name is exported here. The modules behind them:
 :mod:`flubber.kvstore.store`, :mod:`flubber.kvstore.key`,
 :mod:`flubber.kvstore.node` (stores, keys, the node),
-:mod:`flubber.kvstore.calibration` and :mod:`flubber.kvstore.rules` (what a
-key does with a value), :mod:`flubber.kvstore.alerts` (alert sinks),
+:mod:`flubber.kvstore.values`, :mod:`flubber.kvstore.calibration` and
+:mod:`flubber.kvstore.rules` (what a key accepts and does with a value), :mod:`flubber.kvstore.alerts` (alert sinks),
 :mod:`flubber.kvstore.tcp`, :mod:`flubber.kvstore.client` and
 :mod:`flubber.kvstore.amqp` (transports; the AMQP names need the ``amqp``
 extra and are imported on first use), :mod:`flubber.kvstore.config` and
