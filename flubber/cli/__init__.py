@@ -5,8 +5,8 @@ Each subcommand lives in a module of this package that defines
 taking the parsed arguments and returning the exit status:
 :mod:`flubber.cli.serve` (``serve``), :mod:`flubber.cli.pull` (``pull``),
 :mod:`flubber.cli.kv` (``get``, ``set``, ``cmd``), :mod:`flubber.cli.plot`
-(``plot``), :mod:`flubber.cli.db` (``db``) and :mod:`flubber.cli.dump`
-(``dump``).
+(``plot``), :mod:`flubber.cli.db` (``db``), :mod:`flubber.cli.dump`
+(``dump``) and :mod:`flubber.cli.instruments` (``share``, ``simulate``).
 """
 import argparse
 import importlib

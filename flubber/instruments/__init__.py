@@ -11,6 +11,12 @@
 - :mod:`flubber.instruments.simulated`: the simulated oven and gauge drivers
   of the demo node.
 
+Every public name is exported here; the modules behind them are
+:mod:`flubber.instruments.line`, :mod:`flubber.instruments.address` (the
+address schemes), :mod:`flubber.instruments.share`,
+:mod:`flubber.instruments.scpi` and :mod:`flubber.instruments.config` (the
+node-file options of an instrument).
+
 A node-file driver is any Python callable named as ``module:attribute`` (see
 :mod:`flubber.node`); it can be handed the LineInstrument of an ``address``.
 """
