@@ -98,6 +98,8 @@ class Instrument:
         self.readings = 0
         #: Failed readings so far.
         self.errors = 0
+        #: Failed readings since the last good one.
+        self.failing = 0
         #: The last reading, or None.
         self.last_value = None
         #: The last error message, or None.
@@ -154,6 +156,8 @@ class LabNode:
 
     #: Seconds :meth:`stop` lets the logger drain its queue.
     logger_stop_timeout = 10.0
+    #: Failed readings in a row after which an instrument's alarm goes INVALID.
+    failures_before_invalid = 3
 
     def __init__(self, config, clock=time.time):
         self.config = config
@@ -173,6 +177,8 @@ class LabNode:
         self._pull_settings = sections.pull
         self._push_settings = sections.push
         self._logger_settings = sections.logger
+        #: The :class:`~flubber.alarms.AlarmBoard` of the ``alarms`` section (None without one).
+        self.alarms = self._build_alarms(sections) if sections.alarms else None
         #: The pull socket while running (or None).
         self.pull_socket = None
         #: The push socket while running (or None).
@@ -216,6 +222,34 @@ class LabNode:
             store = stores[0] if stores else self.kv.add_store(KVStore(name="instruments"))
             store.add_endpoint(KVStoreKey(name=address))
 
+    def _build_alarms(self, sections):
+        """The alarm board, its history table (beside the logger's) and its KV store ``alarms``."""
+        from flubber.alarms import AlarmBoard, AlarmHistory, AlarmsStore  # only nodes with alarms load them
+
+        read = {instrument.codename for instrument in self.instruments}
+        samplers = {name: self._sampler(name) for name in sections.alarms if name not in read}
+        history = None
+        if sections.logger is not None:
+            history = AlarmHistory(sections.logger["url"], node=self.kv.name)
+        board = AlarmBoard(self.kv.name, sections.alarms, channels=sections.notify, history=history,
+                           publish=self._publish_alarm, samplers=samplers, clock=self._clock)
+        self.kv.add_store(AlarmsStore(board))
+        return board
+
+    def _sampler(self, address):
+        def sample():
+            value = self.value(address)
+            return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        return sample
+
+    def _publish_alarm(self, change):
+        """Send an alarm change as a dripline alert ``alarm.NODE.NAME`` (the AMQP transport publishes it)."""
+        from flubber.kvstore import Alert
+
+        self.kv.send_alert(Alert("alarm.%s.%s" % (self.kv.name, change.alarm.name),
+                                 dict(change.snapshot, node=self.kv.name, time=change.time),
+                                 unixtime=change.time, name="alarm." + change.alarm.name))
+
     # -- values ------------------------------------------------------------------------------
 
     def key(self, address):
@@ -250,6 +284,8 @@ class LabNode:
             self._start_sockets()
             self.server.start()
             self._start_line_instruments()
+            if self.alarms is not None:
+                self.alarms.start()
             for instrument in self.instruments:
                 instrument.bind(self, self.line_instruments.get(instrument.address))
                 self._greenlets.append(gevent.spawn(self._run_instrument, instrument))
@@ -360,10 +396,17 @@ class LabNode:
             if instrument.errors in (1, 10, 100) or instrument.errors % 1000 == 0:
                 log.warning("instrument %s failed (%d so far): %s", instrument.name, instrument.errors,
                             instrument.last_error)
+            instrument.failing += 1
+            if self.alarms is not None and instrument.failing >= self.failures_before_invalid:
+                self.alarms.fail(instrument.codename, "%s failed %d times in a row: %s"
+                                 % (instrument.name, instrument.failing, instrument.last_error))
             return
         now = self._clock()
         instrument.readings += 1
         instrument.last_value = value
+        instrument.failing = 0
+        if self.alarms is not None:
+            self.alarms.update(instrument.codename, value, now)
         self.key(instrument.key).set_value(value)
         if self.pull_socket is not None:
             self.pull_socket.set_point(instrument.codename, (now, value))
@@ -395,6 +438,8 @@ class LabNode:
                 socket.stop()
                 setattr(self, attribute, None)
         self.server.stop()
+        if self.alarms is not None:
+            self.alarms.stop()
         logger, self.logger = self.logger, None
         if logger is not None:
             self._final_logger_status = logger.status()
@@ -449,4 +494,5 @@ class LabNode:
             "tcp": list(self.server.tcp_address) if self.server.tcp_address else None,
             "sockets": sockets,
             "logger": logger_status,
+            "alarms": self.alarms.status() if self.alarms is not None else None,
         }

@@ -16,7 +16,7 @@ from flubber.kvstore import ConfigError, load_node_config, parse_node_config
 __all__ = ["NODE_SECTIONS", "LabSections", "load_lab_config", "parse_lab_config", "check_lab_sections"]
 
 #: Top-level sections of a node file that :class:`~flubber.node.LabNode` reads.
-NODE_SECTIONS = ("instruments", "sockets", "logger")
+NODE_SECTIONS = ("instruments", "sockets", "logger", "alarms", "notify")
 
 #: Options of an ``instruments`` entry.
 INSTRUMENT_OPTIONS = ("name", "driver", "args", "interval", "key", "codename", "log") + LINE_OPTIONS
@@ -144,7 +144,7 @@ def _logger(where, section, node_name):
 class LabSections:
     """The checked lab sections of a node file (what :func:`check_lab_sections` returns)."""
 
-    def __init__(self, instruments, pull, push, logger):
+    def __init__(self, instruments, pull, push, logger, alarms=None, notify=()):
         #: One dict per ``instruments`` entry: name, driver (imported, or None), interval, args, key,
         #: codename, log, line (a :class:`~flubber.instruments.config.LineSettings`, or None).
         self.instruments = instruments
@@ -154,6 +154,10 @@ class LabSections:
         self.push = push
         #: Logger settings (url, table, create_tables, ...), or None when off.
         self.logger = logger
+        #: ``{codename or key: AlarmLimits}`` of the ``alarms`` section (empty when none).
+        self.alarms = alarms or {}
+        #: The :class:`~flubber.alarms.NotificationChannel` of each ``notify`` entry (not started).
+        self.notify = list(notify)
 
 
 def check_lab_sections(config):
@@ -172,9 +176,41 @@ def check_lab_sections(config):
     check_shared_addresses([(item["name"], item["line"]) for item in instruments], where.child("instruments"))
     sockets = extra.get("sockets") or {}
     check_mapping(sockets, ("pull", "push"), where.child("sockets"))
+    alarms, notify = _alarm_sections(where, extra, instruments, config.providers)
     return LabSections(
         instruments,
         _socket(where.child("sockets.pull"), sockets.get("pull", {}), PULL_OPTIONS, 9000, config.name, "pull"),
         _socket(where.child("sockets.push"), sockets.get("push"), PUSH_OPTIONS, 8500, config.name, "push"),
         _logger(where.child("logger"), extra.get("logger"), config.name),
+        alarms, notify,
     )
+
+
+def _key_names(providers):
+    names = set()
+    for provider in providers or []:
+        if isinstance(provider, dict):
+            for entry in provider.get("endpoints") or []:
+                if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+                    names.add(entry["name"])
+    return names
+
+
+def _alarm_sections(where, extra, instruments, providers):
+    """Check ``alarms`` (against the codenames and keys there are) and ``notify``."""
+    if extra.get("alarms") is None and extra.get("notify") is not None:
+        raise where.child("notify").error("has no alarms to notify about; add an `alarms:` section")
+    from flubber.alarms import parse_alarms, parse_notify  # only nodes with alarms load them
+
+    names = _key_names(providers)
+    read = set()
+    for item in instruments:
+        read.add(item["codename"] or item["name"])
+        names.update((item["name"], item["codename"] or item["name"], item["key"] or item["name"]))
+    alarms = parse_alarms(extra.get("alarms"), where, names=names)
+    for name, limits in alarms.items():
+        if limits.stale is not None and name not in read:
+            raise where.child("alarms (%s) stale" % name).error(
+                "applies to an instrument's readings; %r is a KV key that no instrument reads on a schedule, "
+                "so it cannot go stale (remove stale, or watch the instrument's codename)" % name)
+    return alarms, parse_notify(extra.get("notify"), where)

@@ -18,6 +18,7 @@ INVALID; acknowledged or not), writes every change to an
     board.update("temperature", 125.0)   # MAJOR after 5 s beyond the limit
 """
 from flubber.alarms.board import AlarmBoard, UnknownAlarmError
+from flubber.alarms.endpoint import ALARMS_STORE, AlarmsStore
 from flubber.alarms.config import ALARM_OPTIONS, NOTIFY_OPTIONS, parse_alarms, parse_notify
 from flubber.alarms.history import HISTORY_TABLE, AlarmHistory
 from flubber.alarms.notify import (
@@ -31,5 +32,6 @@ __all__ = [
     "AlarmHistory", "HISTORY_TABLE",
     "NotificationTarget", "CommandTarget", "WebhookTarget", "EmailTarget", "NotificationChannel",
     "NotificationError", "notification_json",
+    "AlarmsStore", "ALARMS_STORE",
     "ALARM_OPTIONS", "NOTIFY_OPTIONS", "parse_alarms", "parse_notify",
 ]

@@ -34,11 +34,14 @@ class AlarmBoard:
     :param channels: :class:`~flubber.alarms.NotificationChannel` objects.
     :param history: an :class:`~flubber.alarms.AlarmHistory`, or None.
     :param publish: a callable taking each :class:`~flubber.alarms.AlarmChange` (dripline alerts), or None.
+    :param samplers: ``{name: callable}``: values the ticker reads itself each tick (KV keys that
+        nothing reads on a schedule); a sampler returning None is skipped.
     :param clock: the wall clock (tests may pass a fake).
     :param tick: seconds between checks of delays, staleness and reminders.
     """
 
-    def __init__(self, node, limits, channels=(), history=None, publish=None, clock=time.time, tick=0.25):
+    def __init__(self, node, limits, channels=(), history=None, publish=None, samplers=None, clock=time.time,
+                 tick=0.25):
         self.node = node
         self._clock = clock
         now = clock()
@@ -47,6 +50,7 @@ class AlarmBoard:
         self.history = history
         self.publish = publish
         self.tick = tick
+        self.samplers = dict(samplers or {})
         self._greenlet = None
         self._notified = {}  # (channel index, alarm name) -> time of the last notification
         #: State changes so far.
@@ -104,6 +108,10 @@ class AlarmBoard:
     def check(self, now=None):
         """Expire delays, mark stale values and send due reminders (the ticker calls this)."""
         now = self._clock() if now is None else now
+        for name, sampler in self.samplers.items():
+            value = sampler()
+            if value is not None:
+                self.update(name, value, now)
         for alarm in self._alarms.values():
             self._handle(alarm.check(now))
         self._remind(now)

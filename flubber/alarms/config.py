@@ -58,16 +58,18 @@ def _non_negative(entry, name, where, default):
 def parse_alarms(entries, where=NOWHERE, names=None):
     """Check the ``alarms`` list; return ``{name: AlarmLimits}`` in file order.
 
+    :param where: the node file (a :class:`~flubber._config.Where`); messages name ``alarms[N] (NAME)``.
     :param names: the codenames and keys an alarm may watch (None: any); a
         name outside them is refused with the closest one suggested.
     """
     if entries is None:
         return {}
     if not isinstance(entries, list):
-        raise where.error("must be a list of alarms, e.g. [{codename: temperature, high: 80}], got %r" % (entries,))
+        raise where.child("alarms").error("must be a list of alarms, e.g. [{codename: temperature, high: 80}], "
+                                          "got %r" % (entries,))
     limits = {}
     for index, entry in enumerate(entries):
-        place = where.child("[%d]" % index) if where.path else where.child("alarms[%d]" % index)
+        place = where.child("alarms[%d]" % index)
         check_mapping(entry, ALARM_OPTIONS, place)
         name = entry.get("codename", entry.get("key"))
         if "codename" in entry and "key" in entry:
@@ -106,10 +108,11 @@ def parse_notify(entries, where=NOWHERE):
     if entries is None:
         return []
     if not isinstance(entries, list):
-        raise where.error("must be a list of targets, e.g. [{webhook: http://...}], got %r" % (entries,))
+        raise where.child("notify").error("must be a list of targets, e.g. [{webhook: http://...}], got %r"
+                                          % (entries,))
     channels = []
     for index, entry in enumerate(entries):
-        place = where.child("[%d]" % index) if where.path else where.child("notify[%d]" % index)
+        place = where.child("notify[%d]" % index)
         check_mapping(entry, NOTIFY_OPTIONS, place)
         kinds = [kind for kind in ("command", "webhook", "email") if kind in entry]
         if len(kinds) != 1:

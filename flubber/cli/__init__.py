@@ -21,7 +21,7 @@ from flubber import __version__
 EXIT_INTERRUPTED = 130
 
 #: Modules of this package that each add one or more subcommands.
-COMMAND_MODULES = ("serve", "pull", "kv", "plot", "db", "dump", "instruments")
+COMMAND_MODULES = ("serve", "pull", "kv", "alarms", "plot", "db", "dump", "instruments")
 
 
 def build_parser():

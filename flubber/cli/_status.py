@@ -15,6 +15,18 @@ def _format_value(value):
     return str(value)
 
 
+def _alarms_by_name(status):
+    alarms = (status.get("alarms") or {}).get("alarms") or []
+    return {alarm["name"]: alarm for alarm in alarms}
+
+
+def _alarm_text(alarm):
+    """``MAJOR!`` (unacknowledged), ``MAJOR`` (acknowledged), ``OK``, or "" without an alarm."""
+    if alarm is None:
+        return ""
+    return alarm["severity"] + ("" if alarm["acknowledged"] else "!")
+
+
 def render_table(status):
     """Return a :class:`rich.table.Table` of a :meth:`flubber.node.LabNode.status` snapshot."""
     from rich.table import Table
@@ -33,9 +45,17 @@ def render_table(status):
     table.add_column("readings", justify="right")
     table.add_column("errors", justify="right")
     table.add_column("last error", overflow="fold")
+    alarms = _alarms_by_name(status)
+    if alarms:
+        table.add_column("alarm")
     for item in status["instruments"]:
-        table.add_row(item["name"], _format_value(item["value"]), str(item["readings"]), str(item["errors"]),
-                      item["last_error"] or "")
+        row = [item["name"], _format_value(item["value"]), str(item["readings"]), str(item["errors"]),
+               item["last_error"] or ""]
+        if alarms:
+            row.append(_alarm_text(alarms.pop(item["codename"], None)))
+        table.add_row(*row)
+    for name, alarm in alarms.items():  # alarms on KV keys
+        table.add_row(name, _format_value(alarm["value"]), "", "", "", _alarm_text(alarm))
     if logger.get("last_error"):
         table.caption = "logger: %s" % logger["last_error"]
     return table
@@ -47,9 +67,13 @@ def summary_line(status):
     values = ", ".join("%s=%s" % (item["name"], _format_value(item["value"])) for item in status["instruments"])
     sockets = status.get("sockets") or {}
     requests = sum(sock.get("requests", 0) for sock in sockets.values()) + status.get("kv_requests", 0)
-    return "%s | requests %d | logged %d queued %d | errors %d" % (
+    line = "%s | requests %d | logged %d queued %d | errors %d" % (
         values or "no instruments", requests, logger.get("written", 0), logger.get("queued", 0),
         sum(item["errors"] for item in status["instruments"]))
+    raised = [alarm for alarm in _alarms_by_name(status).values() if alarm["severity"] != "OK"]
+    if raised:
+        line += " | alarms: " + ", ".join("%s %s" % (alarm["name"], _alarm_text(alarm)) for alarm in raised)
+    return line
 
 
 def show_status(node, console=None, interval=0.5, log_interval=30.0):
