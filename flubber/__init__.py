@@ -16,6 +16,8 @@ names, so any of them is one import away:
   (``flubber serve``); :mod:`flubber.nodefile` checks its file.
 * :mod:`flubber.instruments`: the drivers a node reads on a schedule, with
   the simulated ones in :mod:`flubber.instruments.simulated`.
+* :mod:`flubber.alarms`: limits on values, alarm states, history and
+  notifications (the node file's ``alarms:`` and ``notify:``).
 * :mod:`flubber.plot`: logged series read back and drawn (``flubber plot``).
 * :mod:`flubber.cli`: the ``flubber`` command line.
 """

@@ -16,6 +16,12 @@ INVALID; acknowledged or not), writes every change to an
                        channels=[NotificationChannel(WebhookTarget("http://127.0.0.1:9999/hook"))])
     board.start()
     board.update("temperature", 125.0)   # MAJOR after 5 s beyond the limit
+
+The parts: :mod:`flubber.alarms.states` (the state machine),
+:mod:`flubber.alarms.board`, :mod:`flubber.alarms.notify` (targets and
+channels), :mod:`flubber.alarms.history`, :mod:`flubber.alarms.endpoint`
+(the ``alarms`` KV store) and :mod:`flubber.alarms.config` (the node-file
+sections).
 """
 from flubber.alarms.board import AlarmBoard, UnknownAlarmError
 from flubber.alarms.endpoint import ALARMS_STORE, AlarmsStore

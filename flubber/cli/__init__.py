@@ -4,7 +4,8 @@ Each subcommand lives in a module of this package that defines
 ``register(subparsers)``; it adds its parser and sets ``func`` to a callable
 taking the parsed arguments and returning the exit status:
 :mod:`flubber.cli.serve` (``serve``), :mod:`flubber.cli.pull` (``pull``),
-:mod:`flubber.cli.kv` (``get``, ``set``, ``cmd``), :mod:`flubber.cli.plot`
+:mod:`flubber.cli.kv` (``get``, ``set``, ``cmd``), :mod:`flubber.cli.alarms`
+(``alarms``, ``ack``), :mod:`flubber.cli.plot`
 (``plot``), :mod:`flubber.cli.db` (``db``), :mod:`flubber.cli.dump`
 (``dump``) and :mod:`flubber.cli.instruments` (``share``, ``simulate``).
 """

@@ -120,6 +120,8 @@ def register(subparsers):
         description="Acknowledge an alarm: it stays raised until its value is back, but reminders stop.",
         epilog="example: flubber ack temperature --host 127.0.0.1:8600")
     ack.add_argument("name", metavar="NAME", help="the alarm (its codename or key); example: temperature")
-    ack.add_argument("--node", metavar="NODE", help="the node's name, needed through a broker")
+    ack.add_argument("--node", metavar="NODE",
+                     help="the node's name, needed through a broker; example: flubber ack temperature --broker "
+                          "amqp://guest:guest@127.0.0.1/%%2F --node lab")
     kv._add_common(ack, "flubber ack temperature")
     ack.set_defaults(func=run_ack)
