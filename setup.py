@@ -24,7 +24,7 @@ EXTRAS = {
     "serial": ["pyserial>=3.5"],
     "amqp": ["pika>=1.3"],
     "docs": ["sphinx>=7"],
-    "test": ["pytest>=7", "pytest-timeout>=2.1", "hypothesis>=6", "freezegun>=1.2", "pyvisa>=1.13", "pyvisa-py>=0.7"],
+    "test": ["pytest>=7", "pytest-timeout>=2.1", "hypothesis>=6", "freezegun>=1.2", "pyvisa>=1.13", "pyvisa-py>=0.7", "aiosmtpd>=1.4"],
     "bench": ["uvloop>=0.17"],
     "plot": ["matplotlib>=3.6"],
 }

@@ -38,14 +38,14 @@ def format_alarms(payload):
     alarms = payload.get("alarms") or []
     if not alarms:
         return ["no alarms configured"]
-    lines = ["%-20s %-8s %-5s %-12s %-12s %-10s %s" % ("NAME", "SEVERITY", "ACK", "VALUE", "WORST", "RAISED",
-                                                        "MESSAGE")]
+    row = "%-16s %-8s %-3s %-10s %-10s %-8s %s"
+    lines = [row % ("NAME", "SEVERITY", "ACK", "VALUE", "WORST", "RAISED", "WHY")]
     for alarm in alarms:
         value = "-" if alarm["value"] is None else "%.6g" % alarm["value"]
         worst = "-" if alarm["worst"] is None else "%.6g" % alarm["worst"]
-        lines.append("%-20s %-8s %-5s %-12s %-12s %-10s %s" % (
-            alarm["name"], alarm["severity"], "yes" if alarm["acknowledged"] else "NO", value, worst,
-            _age(alarm["raised_at"]) if alarm["severity"] != "OK" else "-", alarm["message"]))
+        why = alarm["message"].split(": ", 1)[1] if ": " in alarm["message"] else ""
+        lines.append(row % (alarm["name"], alarm["severity"], "yes" if alarm["acknowledged"] else "NO", value, worst,
+                            _age(alarm["raised_at"]) if alarm["severity"] != "OK" else "-", why))
     return lines
 
 
