@@ -53,7 +53,9 @@ from flubber._config import Where
 from flubber._stopping import STOP_SIGNALS, wait_until_stopped
 from flubber.instruments import InstrumentError, InstrumentShare
 from flubber.io import StreamError
-from flubber.kvstore import AMQPRoutingKeyError, ConfigError, HardwareError, KVStore, KVStoreKey, NodeServer
+from flubber.kvstore import (
+    OP_SET, AMQPRoutingKeyError, ConfigError, HardwareError, InvalidValue, KVStore, KVStoreKey, NodeServer, Request,
+)
 from flubber.nodefile import NODE_SECTIONS, check_lab_sections, load_lab_config, parse_lab_config
 
 __all__ = ["LabNode", "Instrument", "NODE_SECTIONS", "load_lab_config"]
@@ -176,6 +178,14 @@ class LabNode:
                 self._ensure_key(instrument.line.on_set["key"])
         self._pull_settings = sections.pull
         self._push_settings = sections.push
+        if self._push_settings is not None:
+            for name in self._push_settings["writable"]:
+                try:
+                    self.kv.endpoint(name)
+                except AMQPRoutingKeyError:
+                    raise Where(self.source, "sockets.push writable", error=ConfigError).error(
+                        "no key %r on this node; name keys declared under providers (or instrument keys)"
+                        % (name,)) from None
         self._logger_settings = sections.logger
         #: The :class:`~flubber.alarms.AlarmBoard` of the ``alarms`` section (None without one).
         self.alarms = self._build_alarms(sections) if sections.alarms else None
@@ -371,9 +381,40 @@ class LabNode:
             log.warning("%s: could not write the initial %r: %s", line_instrument.name, line, exc)
 
     def _on_push(self, data):
-        """Set the KV keys named in pushed *data* (``{"setpoint": 40}``)."""
+        """Set the KV keys named in pushed *data* (``{"setpoint": 40}``), as dripline sets would.
+
+        Only the keys of ``sockets.push.writable`` may be pushed; each value
+        goes through the key's checks and its lock exactly as a set over TCP
+        or AMQP. Every key is checked before any is set: a refusal
+        (:class:`~flubber.sockets.PushRefused`, an ``ERROR#`` reply) changes
+        nothing.
+        """
+        from flubber.sockets import PushRefused  # loaded with the push socket already
+
+        writable = self._push_settings["writable"]
+        planned = []
         for address, value in data.items():
-            self.key(address).set_value(value)
+            try:
+                endpoint, specifier = self.kv.resolve(address)
+            except AMQPRoutingKeyError:
+                raise PushRefused("no key %r on node %s" % (address, self.kv.name)) from None
+            if specifier or not isinstance(endpoint, KVStoreKey):
+                raise PushRefused("%r is not a key; the push socket sets keys by name" % (address,))
+            if endpoint.name not in writable and endpoint.address not in writable:
+                raise PushRefused("key %s is not writable through the push socket; writable: %s (sockets.push "
+                                  "writable in the node file)" % (endpoint.name, ", ".join(writable) or "none"))
+            if endpoint.is_locked:
+                raise PushRefused("key %s is locked (cmd %s lock); the push socket has no lockout key: set it "
+                                  "with flubber set --lockout-key, or unlock it" % (endpoint.name, endpoint.name))
+            try:
+                endpoint.rule.check(value)
+            except InvalidValue as exc:
+                raise PushRefused(str(exc)) from None
+            planned.append((endpoint.address, value))
+        for address, value in planned:
+            reply = self.kv.handle(Request(address, OP_SET, {"values": [value]}))
+            if not reply.ok:
+                raise PushRefused("%s: %s" % (address, reply.return_msg))
         return sorted(data)
 
     def _run_instrument(self, instrument):

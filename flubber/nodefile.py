@@ -23,7 +23,7 @@ INSTRUMENT_OPTIONS = ("name", "driver", "args", "interval", "key", "codename", "
 #: Options of ``sockets.pull``.
 PULL_OPTIONS = ("host", "port", "timeout", "name")
 #: Options of ``sockets.push``.
-PUSH_OPTIONS = ("host", "port", "name")
+PUSH_OPTIONS = ("host", "port", "name", "writable")
 #: Options of ``logger``.
 LOGGER_OPTIONS = ("url", "table", "username", "password", "create_tables", "spool", "max_queue")
 
@@ -120,6 +120,12 @@ def _socket(where, section, options, default_port, node_name, label):
     }
     if "timeout" in options:
         settings["timeout"] = positive_seconds(section.get("timeout"), where.child("timeout"), 10.0)
+    if "writable" in options:
+        writable = section.get("writable") or []
+        if not isinstance(writable, list) or not all(isinstance(name, str) and name for name in writable):
+            raise where.child("writable").error("must be a list of key names the push socket may set, e.g. "
+                                                "[setpoint], got %r" % (writable,))
+        settings["writable"] = list(writable)
     return settings
 
 
@@ -150,7 +156,7 @@ class LabSections:
         self.instruments = instruments
         #: Pull-socket settings (host, port, timeout, name), or None when off.
         self.pull = pull
-        #: Push-socket settings (host, port, name), or None when off.
+        #: Push-socket settings (host, port, name, writable), or None when off.
         self.push = push
         #: Logger settings (url, table, create_tables, ...), or None when off.
         self.logger = logger

@@ -6,6 +6,7 @@ retcode (>= 100), 3 when the server or broker cannot be reached or does not
 answer in time, 2 for a usage error, 130 after Ctrl-C.
 """
 import json
+import os
 import sys
 
 from flubber.kvstore import (
@@ -65,8 +66,9 @@ def print_reply(reply, as_json=False, only_value=False, out=None, err=None):
 
 def _send(args, msgop, target, payload, lockout_key=None):
     address = args.broker or args.host
+    token = args.token if args.token is not None else os.environ.get("FLUBBER_TOKEN") or None
     try:
-        with connect(address, timeout=args.timeout) as client:
+        with connect(address, timeout=args.timeout, token=token, ca=args.ca) as client:
             reply = client.request(target, msgop, payload, lockout_key=lockout_key)
     except KVStoreError as exc:
         print("flubber %s: %s" % (args.command, exc), file=sys.stderr)
@@ -125,6 +127,14 @@ def _add_common(parser, example):
         "--broker", metavar="URL",
         help="go through RabbitMQ instead of TCP; example: "
              "%s --broker amqp://guest:guest@127.0.0.1:5672/%%%%2F" % example)
+    parser.add_argument(
+        "--token", metavar="TOKEN",
+        help="write token of a node whose tcp section has tokens (default: the FLUBBER_TOKEN environment "
+             "variable); example: flubber %s setpoint --token \"$(cat ~/.flubber-token)\"" % name)
+    parser.add_argument(
+        "--ca", metavar="FILE",
+        help="connect with TLS and trust only this CA file (PEM), for a node with tcp: tls:; example: "
+             "flubber %s setpoint --host labpc:8600 --ca lab-ca.pem" % name)
     parser.add_argument(
         "-t", "--timeout", type=float, default=10.0, metavar="SECONDS",
         help="seconds to wait for the reply (default 10); example: %s -t 2" % example)

@@ -4,6 +4,7 @@ Accepting is gevent's :class:`gevent.server.StreamServer` (its accept loop,
 ``max_accept`` batching, error back-off and :class:`gevent.pool.Pool` cap);
 flubber adds the connection objects, their bookkeeping and the shutdown.
 """
+import errno
 import logging
 import socket
 
@@ -36,8 +37,23 @@ class StreamConnection(BaseStream):
         self._set_connected()
 
 
+#: errnos of accept() that mean "out of descriptors or memory": the process is
+#: full, not broken. Accepting pauses (with back-off) instead of printing a
+#: traceback per attempt.
+EXHAUSTED_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+
+
 class _Acceptor(gevent.server.StreamServer):
-    """gevent's accept loop, handing plain non-blocking sockets to flubber."""
+    """gevent's accept loop, handing plain non-blocking sockets to flubber.
+
+    When the process runs out of descriptors (EMFILE), accepting pauses for
+    :attr:`min_delay`, doubling up to :attr:`max_delay` while it lasts; the
+    first time is one warning in the log, no traceback.
+    """
+
+    _owner = None
+    _exhausted_delay = None
+    _warned_exhausted = False
 
     def do_read(self):
         listener = self.socket
@@ -45,7 +61,29 @@ class _Acceptor(gevent.server.StreamServer):
             fd, address = listener._accept()
         except BlockingIOError:
             return None
+        except OSError as exc:
+            if exc.errno not in EXHAUSTED_ERRNOS:
+                raise
+            self._pause_accepting(exc)
+            return None
+        self._exhausted_delay = None
         return socket.socket(listener.family, listener.type, listener.proto, fileno=fd), address
+
+    def _pause_accepting(self, exc):
+        delay = self.min_delay if self._exhausted_delay is None else min(self.max_delay, self._exhausted_delay * 2)
+        self._exhausted_delay = delay
+        if not self._warned_exhausted:
+            self._warned_exhausted = True
+            log.warning("%s: cannot accept connections: %s; pausing accept (up to %s s at a time) until "
+                        "connections close; lower the connection cap or raise `ulimit -n`",
+                        self._owner, exc.strerror or exc, self.max_delay)
+        else:
+            log.debug("%s: accept paused again for %s s: %s", self._owner, delay, exc.strerror or exc)
+        self.stop_accepting()
+        if self._timer is not None:
+            self._timer.close()
+        self._timer = self.loop.timer(delay)
+        self._timer.start(self._start_accepting_if_started)
 
     def do_handle(self, sock, address):
         try:
@@ -145,6 +183,7 @@ class StreamServer:
         self._listener.setblocking(False)
         spawn = gevent.pool.Pool(self.max_connections) if self.max_connections else "default"
         self._acceptor = _Acceptor(self._listener, self._run_connection, spawn=spawn)
+        self._acceptor._owner = self
         self._acceptor.start()
 
     def serve(self, backlog=None, duration=None, stop_signals=()):

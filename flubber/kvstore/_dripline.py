@@ -256,14 +256,17 @@ class Request:
     :param payload: a dict, usually ``{"values": [...], ...}``; None means ``{}``.
     :param lockout_key: the key of a locked endpoint, or None.
     :param correlation_id: echoed in the reply (TCP) / AMQP property.
+    :param token: the write token of a node whose TCP transport requires one
+        (TCP only: the ``"token"`` field beside ``"target"``).
     """
 
-    __slots__ = ("target", "msgop", "payload", "lockout_key", "timestamp", "sender_info", "correlation_id")
+    __slots__ = ("target", "msgop", "payload", "lockout_key", "timestamp", "sender_info", "correlation_id",
+                 "token")
 
     msgtype = T_REQUEST
 
     def __init__(self, target, msgop, payload=None, lockout_key=None, timestamp=None, sender_info=None,
-                 correlation_id=None):
+                 correlation_id=None, token=None):
         self.target = target
         self.msgop = msgop
         self.payload = {} if payload is None else payload
@@ -271,6 +274,7 @@ class Request:
         self.timestamp = timestamp
         self.sender_info = sender_info
         self.correlation_id = correlation_id
+        self.token = token
 
     @property
     def values(self):
@@ -283,7 +287,7 @@ class Request:
         return {name: value for name, value in self.payload.items() if name != "values"}
 
     def to_dict(self, with_target=True):
-        """Return the JSON-ready dict; *with_target* adds ``target`` (the TCP form)."""
+        """Return the JSON-ready dict; *with_target* adds ``target`` and ``token`` (the TCP form)."""
         message = {
             "msgtype": T_REQUEST,
             "msgop": self.msgop,
@@ -294,6 +298,8 @@ class Request:
         }
         if with_target:
             message["target"] = self.target
+            if self.token is not None:
+                message["token"] = self.token
         if self.correlation_id is not None:
             message["correlation_id"] = self.correlation_id
         return message
@@ -338,6 +344,7 @@ class Request:
         request.timestamp = message.get("timestamp")
         request.sender_info = message.get("sender_info")
         request.correlation_id = message.get("correlation_id")
+        request.token = message.get("token")
         return request
 
     def __repr__(self):

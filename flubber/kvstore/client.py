@@ -22,11 +22,12 @@ import os
 import gevent
 import gevent.lock
 
-from flubber.io import StreamError, TCPClient, parse_tcp_address
+from flubber.io import StreamError, TCPClient, TLSError, parse_tcp_address
 from flubber.kvstore import _dripline
 from flubber.kvstore._base_client import KVClient
 from flubber.kvstore._defaults import DEFAULT_HOST, DEFAULT_PORT
 from flubber.kvstore._exceptions import DecodingError, RequestTimeout, TransportError
+from flubber.kvstore.tcp import client_ssl_context
 
 logger = logging.getLogger(__name__)
 
@@ -37,16 +38,33 @@ class TCPKVClient(KVClient):
     :param address: ``"host:port"``, ``"host"``, ``(host, port)`` or a port;
         the default is ``127.0.0.1:8600``.
     :param timeout: default seconds to wait for a reply (and to connect).
+    :param token: the write token sent with every request (for a node whose
+        ``tcp`` section has ``tokens``); None sends none.
+    :param ca: a CA file (PEM): connect with TLS and accept only a server
+        certificate it signed. *ssl_context* instead gives the whole
+        :class:`ssl.SSLContext`.
+    :param server_hostname: the name the server's certificate must carry
+        (default: the host connected to).
 
     One TCP connection, opened on the first request; greenlets sharing a
     client take turns. After a timeout or a broken connection the next
     request reconnects.
     """
 
-    def __init__(self, address=None, timeout=None):
+    def __init__(self, address=None, timeout=None, token=None, ca=None, ssl_context=None, server_hostname=None):
         super().__init__(timeout)
         #: ``(host, port)`` of the server.
         self.address = parse_address(address)
+        #: The write token sent with each request, or None.
+        self.token = token or None
+        if ssl_context is None and ca is not None:
+            try:
+                ssl_context = client_ssl_context(ca)
+            except (OSError, ValueError) as exc:
+                raise ValueError("cannot use the CA file %s: %s" % (ca, exc)) from None
+        #: The :class:`ssl.SSLContext` of a TLS connection, or None for plain TCP.
+        self.ssl_context = ssl_context
+        self.server_hostname = server_hostname
         self._stream = None
         self._lock = gevent.lock.Semaphore()
         self._ids = itertools.count(1)
@@ -61,9 +79,14 @@ class TCPKVClient(KVClient):
     def _connect(self, timeout):
         if self._stream is not None and not self._stream.closed:
             return self._stream
-        stream = TCPClient()
+        stream = TCPClient(ssl_context=self.ssl_context, server_hostname=self.server_hostname)
         try:
             stream.connect(self.address, timeout=timeout)
+        except TLSError as exc:
+            raise TransportError(
+                "cannot talk TLS with the KV store at %s:%s (%s); check --ca (the CA that signed the node's "
+                "certificate) and that the node's tcp section has tls" % (self.address[0], self.address[1], exc)
+            ) from exc
         except StreamError as exc:
             raise TransportError(
                 "cannot reach the KV store at %s:%s (%s); is `flubber serve` running there?"
@@ -83,6 +106,8 @@ class TCPKVClient(KVClient):
         timeout = self.timeout if timeout is None else timeout
         if request.correlation_id is None:
             request.correlation_id = self._prefix + str(next(self._ids))
+        if request.token is None and self.token is not None:
+            request.token = self.token
         data = _dripline.encode_json(request.to_dict()) + b"\n"
         with self._lock:
             try:
@@ -93,8 +118,11 @@ class TCPKVClient(KVClient):
                     while True:
                         line = stream.read_until(b"\n", max_bytes=64 * 1024 * 1024)
                         if not line.endswith(b"\n"):
-                            raise TransportError("the server at %s:%s closed the connection before replying"
-                                                 % self.address[:2])
+                            hint = ("" if self.ssl_context is not None else
+                                    "; if the node uses TLS (tcp: tls: in its node file), connect with its CA: "
+                                    "--ca FILE")
+                            raise TransportError("the server at %s:%s closed the connection before replying%s"
+                                                 % (self.address[0], self.address[1], hint))
                         reply = _dripline.decode_reply(line)
                         if reply.correlation_id in (request.correlation_id, None):
                             return reply
@@ -135,8 +163,11 @@ def parse_address(address):
     return parse_tcp_address(address, default_host=DEFAULT_HOST)
 
 
-def connect(address=None, timeout=None):
+def connect(address=None, timeout=None, token=None, ca=None):
     """Return a client for *address*: an ``amqp://`` URL gives an AMQP client, anything else TCP.
+
+    *token* and *ca* are those of :class:`TCPKVClient` (TCP only: over AMQP
+    the broker's users and permissions decide who may send what).
 
     >>> kv = connect("127.0.0.1:8600")     # doctest: +SKIP
     >>> kv.get("setpoint")                 # doctest: +SKIP
@@ -144,4 +175,4 @@ def connect(address=None, timeout=None):
     if isinstance(address, str) and address.startswith(("amqp://", "amqps://")):
         from flubber.kvstore._amqp_client import AMQPKVClient  # needs pika: only for a broker URL
         return AMQPKVClient(address, timeout=timeout)
-    return TCPKVClient(address, timeout=timeout)
+    return TCPKVClient(address, timeout=timeout, token=token, ca=ca)

@@ -32,6 +32,7 @@ from flubber.kvstore._exceptions import ConfigError, KVStoreError
 from flubber.kvstore.key import KVStoreKey
 from flubber.kvstore.node import KVNode
 from flubber.kvstore.store import KVStore
+from flubber.kvstore.tcp import read_tokens_file, server_ssl_context
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,10 @@ ENDPOINT_MODULES = {"kv_store_key": KVStoreKey, "KVStoreKey": KVStoreKey}
 #: Top-level keys of the node file this module reads.
 NODE_SECTIONS = ("name", "tcp", "amqp", "providers")
 #: Keys of the ``tcp`` section.
-TCP_OPTIONS = ("host", "port", "max_connections", "max_request_bytes")
+TCP_OPTIONS = ("host", "port", "max_connections", "max_request_bytes", "idle_timeout", "tls", "tokens",
+               "tokens_file")
+#: Keys of ``tcp.tls``.
+TLS_OPTIONS = ("cert", "key")
 #: Keys of the ``amqp`` section.
 AMQP_OPTIONS = ("url", "queue", "workers")
 #: A list item without the space after its dash (``-name: foo``, as dripline's docs print it).
@@ -199,7 +203,7 @@ class NodeConfig:
         return "<NodeConfig %s from %s>" % (self.name, self.source)
 
 
-def _tcp_section(where, value):
+def _tcp_section(where, value, base_dir=None):
     if value is None or value is False:
         return None
     if value is True:
@@ -218,7 +222,69 @@ def _tcp_section(where, value):
         number = tcp.get(option)
         if number is not None and (isinstance(number, bool) or not isinstance(number, int) or number < 1):
             raise where.error("%s must be a whole number >= 1, got %r" % (option, number))
+    idle = tcp.get("idle_timeout")
+    if idle is not None and (isinstance(idle, bool) or not isinstance(idle, (int, float)) or not 0 <= idle < 1e9):
+        raise where.error("idle_timeout must be a number of seconds >= 0 (0: never close idle clients), got %r"
+                          % (idle,))
+    if tcp.get("tls") is not None:
+        tcp["tls"] = _tls_section(where.child("tls"), tcp["tls"], base_dir)
+    tokens = _tokens(where, tcp.get("tokens"), tcp.get("tokens_file"), base_dir)
+    tcp.pop("tokens_file", None)
+    tcp.pop("tokens", None)
+    if tokens:
+        tcp["tokens"] = tokens
     return tcp
+
+
+def _file(where, value, base_dir, what):
+    if not isinstance(value, str) or not value:
+        raise where.error("%s must be a file name, got %r" % (what, value))
+    path = os.path.join(base_dir, value) if base_dir and not os.path.isabs(value) else value
+    if not os.path.isfile(path):
+        raise where.error("%s %s does not exist (a relative name is taken from the node file's folder)"
+                          % (what, path))
+    return path
+
+
+def _tls_section(where, value, base_dir):
+    if not isinstance(value, dict):
+        raise where.error("must be a mapping {cert: FILE, key: FILE}, got %r" % (value,))
+    _check_options(where, value, TLS_OPTIONS, "tls")
+    if "cert" not in value:
+        raise where.error("needs cert: the node's certificate (PEM), e.g. {cert: node.pem, key: node.key}")
+    settings = {"cert": _file(where.child("cert"), value["cert"], base_dir, "certificate")}
+    settings["key"] = _file(where.child("key"), value["key"], base_dir, "key") if value.get("key") else None
+    try:
+        server_ssl_context(settings["cert"], settings["key"])
+    except (OSError, ValueError) as exc:
+        raise where.error("cannot load the certificate and key: %s" % (exc,)) from None
+    return settings
+
+
+def _tokens(where, tokens, tokens_file, base_dir):
+    """Return the write tokens of ``tcp.tokens`` and ``tcp.tokens_file`` (a list; empty: writes are open)."""
+    result = []
+    if tokens is not None:
+        if not isinstance(tokens, list) or not tokens:
+            raise where.child("tokens").error("must be a non-empty list of tokens (long random strings), got %r"
+                                              % (tokens,))
+        for token in tokens:
+            if not isinstance(token, str) or not token or token != token.strip() or "\n" in token:
+                raise where.child("tokens").error("each token must be a string without spaces around it, "
+                                                  "got %r" % (token,))
+        result.extend(tokens)
+    if tokens_file is not None:
+        path = _file(where.child("tokens_file"), tokens_file, base_dir, "tokens_file")
+        try:
+            found = read_tokens_file(path)
+        except (OSError, ValueError) as exc:
+            raise where.child("tokens_file").error(str(exc)) from None
+        if not found:
+            raise where.child("tokens_file").error("%s holds no token; write one token per line "
+                                                   "(make one with: python3 -c 'import secrets; "
+                                                   "print(secrets.token_urlsafe(24))')" % path)
+        result.extend(found)
+    return result
 
 
 def _amqp_section(where, value):
@@ -241,11 +307,13 @@ def _amqp_section(where, value):
     return dict(value, workers=workers)
 
 
-def parse_node_config(data, source="<config>", extra_sections=()):
+def parse_node_config(data, source="<config>", extra_sections=(), base_dir=None):
     """Check the decoded node file *data* (a dict) and return a :class:`NodeConfig`.
 
     :param extra_sections: top-level keys other layers handle (kept in
         :attr:`NodeConfig.extra`); any other unknown key is an error naming it.
+    :param base_dir: the folder relative file names (``tcp.tls``,
+        ``tcp.tokens_file``) are taken from (default: the working directory).
     """
     root = _where(source)
     if data is None:
@@ -264,7 +332,7 @@ def parse_node_config(data, source="<config>", extra_sections=()):
         raise root.child("name").error("%r is not usable: letters, digits, '_' and '-' only (no dots)" % (name,))
     config = NodeConfig(
         name,
-        tcp=_tcp_section(root.child("tcp"), data.get("tcp", True)),
+        tcp=_tcp_section(root.child("tcp"), data.get("tcp", True), base_dir),
         amqp=_amqp_section(root.child("amqp"), data.get("amqp")),
         providers=data.get("providers"),
         extra={key: data[key] for key in extra_sections if key in data},
@@ -295,7 +363,8 @@ def load_node_config(path, extra_sections=()):
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError("%s%s: not valid YAML (%s); %s"
                           % (source, where, problem, _yaml_hint(text, mark))) from None
-    return parse_node_config(data, source=source, extra_sections=extra_sections)
+    return parse_node_config(data, source=source, extra_sections=extra_sections,
+                             base_dir=os.path.dirname(os.path.abspath(path)))
 
 
 def _yaml_hint(text, mark):

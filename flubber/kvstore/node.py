@@ -124,17 +124,23 @@ class KVNode:
                          sender_info=self.sender_info)
         return endpoint.handle(request, specifier)
 
-    def handle_message(self, data, target=None):
+    def handle_message(self, data, target=None, authorize=None):
         """Decode one request (JSON bytes), answer it, return the encoded reply (bytes, no newline).
 
         *target* is the AMQP routing key (None on TCP, where the message has
         a ``target`` field). Undecodable requests get a 302/303 reply; the
         request's ``correlation_id`` is echoed whenever it could be read.
+        *authorize*, when given, is called with the decoded
+        :class:`~flubber.kvstore.Request` before it runs; the
+        :class:`~flubber.kvstore.DriplineError` it raises (an
+        :class:`~flubber.kvstore.AccessDenied`) becomes the reply.
         """
         message = None
         try:
             message = _dripline.decode_json_object(data)
             request = _dripline.Request.from_dict(message, target=target)
+            if authorize is not None:
+                authorize(request)
         except DriplineError as exc:
             self.requests_handled += 1
             correlation_id = message.get("correlation_id") if message is not None else None

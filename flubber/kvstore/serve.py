@@ -14,7 +14,7 @@ import gevent.event
 from flubber._stopping import STOP_SIGNALS, wait_until_stopped
 from flubber.kvstore._defaults import DEFAULT_HOST, DEFAULT_PORT
 from flubber.kvstore.config import NodeConfig, load_node_config
-from flubber.kvstore.tcp import KVTCPServer
+from flubber.kvstore.tcp import KVTCPServer, server_ssl_context
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +54,11 @@ class NodeServer:
         tcp, amqp = self.config.tcp, self.config.amqp
         try:
             if tcp is not None:
+                tls = tcp.get("tls")
                 server = KVTCPServer(self.node, max_connections=tcp.get("max_connections"),
-                                     max_request_bytes=tcp.get("max_request_bytes"))
+                                     max_request_bytes=tcp.get("max_request_bytes"),
+                                     ssl_context=server_ssl_context(tls["cert"], tls.get("key")) if tls else None,
+                                     tokens=tcp.get("tokens"), idle_timeout=tcp.get("idle_timeout"))
                 server.bind((tcp["host"], tcp["port"]))
                 server.start()
                 self.tcp_server = server

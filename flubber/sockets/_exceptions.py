@@ -7,6 +7,7 @@ The tree mirrors how callers catch them::
     +-- UnknownCodenameError     (also KeyError)     set_point on a foreign codename
     +-- BadPointError            (also ValueError)   set_point with a malformed point
     +-- PortInUseError           (also OSError)      the UDP port is taken
+    +-- PushRefused                                  a push callback refuses the data
     +-- ClientError                                  raised by the clients
         +-- ReplyTimeoutError    (also TimeoutError) no reply in time
         +-- ServerUnreachableError (also ConnectionError)
@@ -64,6 +65,16 @@ class PortInUseError(SocketsError, OSError):
     either because another socket of this process holds the port (the
     message names it) or because the operating system refused the bind.
     Nothing is left registered when it is raised.
+    """
+
+
+class PushRefused(SocketsError):
+    """Raise it from a push socket's callback to refuse the data.
+
+    The client gets ``ERROR#<message>`` (not ``EXCEP#``: the request was
+    wrong, the callback is fine) and the socket's ``last`` and ``updated``
+    stay as they were. The lab node raises it for a key that is locked, not
+    writable through the push socket, or given a value it does not take.
     """
 
 

@@ -553,6 +553,9 @@ def _raw_list(value):
     return "%s:%s" % (first.__name__, "&".join(rows))
 
 
+_ABSENT = object()
+
+
 class PushProtocol(_ProtocolBase):
     """Parsing, state and replies of one push socket, without I/O.
 
@@ -656,12 +659,27 @@ class PushProtocol(_ProtocolBase):
     # -- state and replies ---------------------------------------------
 
     def store(self, data):
-        """Record *data* as :attr:`last` and merge it into :attr:`updated`."""
+        """Record *data* as :attr:`last` and merge it into :attr:`updated`.
+
+        Returns a callable that undoes it (for data a callback then refuses).
+        """
         now = self.clock()
+        before = (self.last, self.last_time, self.updated_time,
+                  [(name, self.updated.get(name, _ABSENT)) for name in data])
         self.last = data
         self.last_time = now
         self.updated.update(data)
         self.updated_time = now
+
+        def undo():
+            self.last, self.last_time, self.updated_time, values = before
+            for name, value in values:
+                if value is _ABSENT:
+                    self.updated.pop(name, None)
+                else:
+                    self.updated[name] = value
+
+        return undo
 
     def set_last_to_none(self):
         """Forget the last data and its time."""

@@ -10,8 +10,10 @@ request is stored (:attr:`DataPushSocket.last`,
     'callback_async'   the callback gets it in the socket's callback
                        greenlet, in order; reply ACK#<data>
     'callback_direct'  the callback gets it and its return value is the
-                       reply: RET#<value> (as return_format says) or
-                       EXCEP#<message> when it raises
+                       reply: RET#<value> (as return_format says),
+                       EXCEP#<message> when it raises, or
+                       ERROR#<message> when it raises PushRefused (the
+                       data is then forgotten: last and updated unchanged)
 
 A request the socket cannot use gets ``ERROR#<why>``. The parsing and the
 reply formats live in :class:`~flubber.sockets._protocol.PushProtocol`.
@@ -35,7 +37,7 @@ import logging
 import gevent
 import gevent.queue
 
-from flubber.sockets._exceptions import SocketConfigurationError
+from flubber.sockets._exceptions import PushRefused, SocketConfigurationError
 from flubber.sockets._protocol import PUSH_ACTIONS, PushProtocol
 from flubber.sockets._status import full_status
 from flubber.sockets._transport import UDPSocketBase
@@ -206,14 +208,19 @@ class DataPushSocket(UDPSocketBase):
         reply, data = self.protocol.parse(request)
         if data is None:
             return reply
-        self.protocol.store(data)
         if self.action == "callback_direct":
+            undo = self.protocol.store(data)
             try:
                 value = self._callback(data)
+            except PushRefused as exc:
+                undo()
+                LOG.debug("%s callback refused %r: %s", self, data, exc)
+                return self.protocol.error(str(exc))
             except Exception as exc:  # noqa: BLE001 - the client is told what the callback raised
                 LOG.debug("%s callback raised %r", self, exc)
                 return self.protocol.callback_failed(exc)
             return self.protocol.format_return(value)
+        self.protocol.store(data)
         if self._queue is not None:
             put = getattr(self._queue, "put_nowait", None) or self._queue.put
             try:

@@ -22,7 +22,8 @@ def _config(tmp_path, **extra):
             {"name": "temperature", "driver": "flubber.instruments.simulated:Oven",
              "args": {"setpoint_key": "setpoint", "tau": 0.3, "noise": 0.0}, "interval": 0.05},
         ],
-        "sockets": {"pull": {"host": "127.0.0.1", "port": 0}, "push": {"host": "127.0.0.1", "port": 0}},
+        "sockets": {"pull": {"host": "127.0.0.1", "port": 0},
+                    "push": {"host": "127.0.0.1", "port": 0, "writable": ["setpoint"]}},
         "logger": {"url": "sqlite:///%s" % (tmp_path / "lab.sqlite"), "table": "dateplots_lab"},
     }
     data.update(extra)
