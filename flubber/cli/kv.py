@@ -130,11 +130,11 @@ def _add_common(parser, example):
     parser.add_argument(
         "--token", metavar="TOKEN",
         help="write token of a node whose tcp section has tokens (default: the FLUBBER_TOKEN environment "
-             "variable); example: flubber %s setpoint --token \"$(cat ~/.flubber-token)\"" % name)
+             "variable); example: %s --token \"$(cat ~/.flubber-token)\"" % example)
     parser.add_argument(
         "--ca", metavar="FILE",
         help="connect with TLS and trust only this CA file (PEM), for a node with tcp: tls:; example: "
-             "flubber %s setpoint --host labpc:8600 --ca lab-ca.pem" % name)
+             "%s --host labpc:8600 --ca lab-ca.pem" % example)
     parser.add_argument(
         "-t", "--timeout", type=float, default=10.0, metavar="SECONDS",
         help="seconds to wait for the reply (default 10); example: %s -t 2" % example)
