@@ -54,6 +54,10 @@ class CommonDataPullSocket(UDPSocketBase):
     :param bool poke_on_set: whether setting a point counts as activity.
     :param str host: address to bind, ``''`` (every IPv4 interface, as
         PyExpLabSys) by default; ``'127.0.0.1'`` or ``'::'`` for instance.
+    :param callable clock: the unix time source for ``set_point_now``, old
+        data and activity; by default one that reads :func:`time.time` at
+        each call (so patching it works). A test passes its own to age
+        points without waiting.
 
     :raises SocketConfigurationError: (a :class:`ValueError`) for a repeated or
         bad codename, a bad timeout or a timeouts list of the wrong length.
@@ -62,13 +66,13 @@ class CommonDataPullSocket(UDPSocketBase):
     """
 
     def __init__(self, name, codenames, port, default_x, default_y, timeouts, check_activity,
-                 activity_timeout, is_date, poke_on_set=True, host=""):
+                 activity_timeout, is_date, poke_on_set=True, host="", clock=None):
         #: The protocol state: points, timeouts, replies (see PullProtocol).
         self.protocol = PullProtocol(
             name, codenames, is_date, default_x=default_x, default_y=default_y,
             timeouts=timeouts, check_activity=check_activity,
             activity_timeout=activity_timeout, poke_on_set=poke_on_set,
-            status_source=full_status,
+            status_source=full_status, clock=clock,
             max_request_size=self.max_request_size)
         super().__init__(host, port)
 
@@ -117,11 +121,11 @@ class DataPullSocket(CommonDataPullSocket):
     """
 
     def __init__(self, name, codenames, port=9010, default_x=0.0, default_y=0.0, timeouts=None,
-                 check_activity=True, activity_timeout=900, poke_on_set=True, *, host=""):
+                 check_activity=True, activity_timeout=900, poke_on_set=True, *, host="", clock=None):
         super().__init__(name, codenames, port=port, default_x=default_x, default_y=default_y,
                          timeouts=timeouts, check_activity=check_activity,
                          activity_timeout=activity_timeout, is_date=False,
-                         poke_on_set=poke_on_set, host=host)
+                         poke_on_set=poke_on_set, host=host, clock=clock)
 
     def set_point(self, codename, point, timestamp=None):
         """Make *point* ``(x, y)`` the current point of *codename*.
@@ -145,11 +149,11 @@ class DateDataPullSocket(CommonDataPullSocket):
     """
 
     def __init__(self, name, codenames, port=9000, default_x=0.0, default_y=0.0, timeouts=None,
-                 check_activity=True, activity_timeout=900, poke_on_set=True, *, host=""):
+                 check_activity=True, activity_timeout=900, poke_on_set=True, *, host="", clock=None):
         super().__init__(name, codenames, port=port, default_x=default_x, default_y=default_y,
                          timeouts=timeouts, check_activity=check_activity,
                          activity_timeout=activity_timeout, is_date=True,
-                         poke_on_set=poke_on_set, host=host)
+                         poke_on_set=poke_on_set, host=host, clock=clock)
 
     def set_point_now(self, codename, value):
         """Make ``(now, value)`` the current point of *codename*; return now.
@@ -181,10 +185,11 @@ class DateDataSocket(DateDataPullSocket):
 
     def __init__(self, codenames, port=9000, default_x=0, default_y=47, timeouts=None, *,
                  name="DateDataSocket", check_activity=True, activity_timeout=900,
-                 poke_on_set=True, host=""):
+                 poke_on_set=True, host="", clock=None):
         super().__init__(name, codenames, port=port, default_x=default_x, default_y=default_y,
                          timeouts=timeouts, check_activity=check_activity,
-                         activity_timeout=activity_timeout, poke_on_set=poke_on_set, host=host)
+                         activity_timeout=activity_timeout, poke_on_set=poke_on_set, host=host,
+                         clock=clock)
 
 
 class DataSocket(DataPullSocket):
@@ -196,7 +201,8 @@ class DataSocket(DataPullSocket):
 
     def __init__(self, codenames, port=9010, default_x=47, default_y=47, timeouts=None, *,
                  name="DataSocket", check_activity=True, activity_timeout=900,
-                 poke_on_set=True, host=""):
+                 poke_on_set=True, host="", clock=None):
         super().__init__(name, codenames, port=port, default_x=default_x, default_y=default_y,
                          timeouts=timeouts, check_activity=check_activity,
-                         activity_timeout=activity_timeout, poke_on_set=poke_on_set, host=host)
+                         activity_timeout=activity_timeout, poke_on_set=poke_on_set, host=host,
+                         clock=clock)

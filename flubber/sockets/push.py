@@ -83,6 +83,8 @@ class DataPushSocket(UDPSocketBase):
         :meth:`poke` (only pokes count as activity here).
     :param float activity_timeout: see *check_activity*.
     :param str host: address to bind, ``''`` (every IPv4 interface) by default.
+    :param callable clock: the unix time source for activity and the data's
+        time stamps; by default one that reads :func:`time.time` at each call.
 
     :raises SocketConfigurationError: (a :class:`ValueError`) when action,
         queue, callback and return_format do not fit together.
@@ -95,14 +97,15 @@ class DataPushSocket(UDPSocketBase):
     stop_timeout = 1.0
 
     def __init__(self, name, port=8500, action="store_last", queue=None, callback=None,
-                 return_format="json", check_activity=False, activity_timeout=900, *, host=""):
+                 return_format="json", check_activity=False, activity_timeout=900, *, host="",
+                 clock=None):
         _check_action(action, queue, callback)
         #: The protocol state: parsing, last/updated, reply formats.
         self.protocol = PushProtocol(name, return_format=return_format,
                                      check_activity=check_activity,
                                      activity_timeout=activity_timeout,
-                                     status_source=full_status,
-            max_request_size=self.max_request_size)
+                                     status_source=full_status, clock=clock,
+                                     max_request_size=self.max_request_size)
         #: The action taken on received data.
         self.action = action
         self._callback = callback

@@ -40,13 +40,15 @@ def test_each_connection_runs_in_its_own_greenlet():
 
 def test_connection_leaves_connections_and_closes_when_the_handler_returns():
     release = gevent.event.Event()
+    entered = gevent.event.Event()
 
     def handler(connection):
+        entered.set()
         release.wait()
 
     server = _start(TCPServer(handler=handler))
     client = _client(server)
-    gevent.sleep(0.05)
+    assert entered.wait(5)
     assert len(server.connections) == 1
     release.set()
     assert client.read_until_eof() == b""
@@ -89,7 +91,7 @@ def test_serve_blocks_until_close():
     server = TCPServer(handler=lambda connection: None)
     server.bind(("127.0.0.1", 0))
     serving = gevent.spawn(server.serve)
-    gevent.sleep(0.05)
+    gevent.idle()  # serve() has run as far as it goes: it waits
     assert not serving.dead and server.started
     server.close()
     serving.get(timeout=5)
@@ -99,7 +101,7 @@ def test_serve_with_duration_closes_the_server_when_the_time_is_up():
     server = TCPServer(handler=lambda connection: None)
     server.bind(("127.0.0.1", 0))
     serving = gevent.spawn(server.serve, duration=0.1)
-    gevent.sleep(0.02)
+    gevent.idle()
     assert server.started
     serving.get(timeout=5)
     assert server.closed
@@ -111,7 +113,7 @@ def test_serve_with_stop_signals_closes_on_the_signal_and_removes_its_handler():
     previous = signal.signal(signal.SIGUSR1, signal.SIG_IGN)
     try:
         serving = gevent.spawn(server.serve, stop_signals=(signal.SIGUSR1,))
-        gevent.sleep(0.05)
+        gevent.idle()  # serve() has installed its handler and waits
         assert server.started
         os.kill(os.getpid(), signal.SIGUSR1)
         serving.get(timeout=5)
@@ -125,7 +127,8 @@ def test_killing_the_serving_greenlet_closes_the_server():
     server = TCPServer(handler=lambda connection: None)
     server.bind(("127.0.0.1", 0))
     serving = gevent.spawn(server.serve)
-    gevent.sleep(0.02)
+    gevent.idle()
+    assert server.started
     serving.kill(timeout=5)
     assert server.closed
 
@@ -141,8 +144,13 @@ def test_context_manager_starts_and_closes():
 
 def test_close_closes_every_live_connection_and_wakes_handlers():
     outcomes = []
+    entered = []
+    all_in = gevent.event.Event()
 
     def handler(connection):
+        entered.append(connection)
+        if len(entered) == 5:
+            all_in.set()
         try:
             connection.read_until(b"\n")
         except StreamClosedError:
@@ -151,7 +159,8 @@ def test_close_closes_every_live_connection_and_wakes_handlers():
 
     server = _start(TCPServer(handler=handler))
     clients = [_client(server) for _ in range(5)]
-    gevent.sleep(0.05)
+    assert all_in.wait(5)
+    gevent.idle()  # every handler waits in read_until
     assert len(server.connections) == 5
     server.close()
     assert outcomes == ["woken"] * 5
@@ -164,17 +173,21 @@ def test_max_connections_caps_concurrent_handlers():
     active = []
     peak = []
     release = gevent.event.Event()
+    two_in = gevent.event.Event()
 
     def handler(connection):
         active.append(connection)
         peak.append(len(active))
+        if len(active) == 2:
+            two_in.set()
         connection.write(b"in\n")
         release.wait()
         active.remove(connection)
 
     server = _start(TCPServer(handler=handler, max_connections=2))
     clients = [_client(server) for _ in range(4)]
-    gevent.sleep(0.1)
+    assert two_in.wait(5)
+    gevent.idle()  # the other two connections wait in the backlog, not in a handler
     assert len(active) == 2
     release.set()
     for client in clients:

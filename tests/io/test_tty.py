@@ -45,9 +45,9 @@ def test_a_pipe_reader_sees_eof_when_the_writer_closes_while_it_waits():
     stream = TTYStream(read_end, readable=True)
     os.close(read_end)
     reader = gevent.spawn(stream.read_until_eof)
-    gevent.sleep(0.05)
+    gevent.idle()  # the reader waits for data
     os.write(write_end, b"last")
-    gevent.sleep(0.05)  # the reader takes the data and waits again
+    gevent.idle()  # the reader takes the data and waits again
     os.close(write_end)
     assert reader.get(timeout=5) == b"last"
     stream.close()

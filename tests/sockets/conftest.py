@@ -63,6 +63,26 @@ def make_socket():
         sock.stop()
 
 
+class FakeClock:
+    """A unix time that moves only when a test says so: ages points without waiting."""
+
+    def __init__(self, now=1_700_000_000.0):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds):
+        """Move the time *seconds* on."""
+        self.now += seconds
+
+
+@pytest.fixture
+def clock():
+    """A :class:`FakeClock` to hand to a socket as ``clock=``."""
+    return FakeClock()
+
+
 @pytest.fixture
 def date_socket(make_socket):
     """A started DateDataPullSocket with codenames a, b (no timeouts)."""

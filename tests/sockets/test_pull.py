@@ -61,34 +61,34 @@ def test_data_socket_serves_xy_points(data_socket, udp):
     assert peer.ask("json_wn") == b'{"x1": [0.25, 10000000000.0], "x2": [3, "text"]}'
 
 
-def test_date_socket_serves_old_data_past_the_timeout(make_socket, udp):
-    sock = make_socket(DateDataPullSocket, "t", ["fast", "slow"], timeouts=[0.2, 60])
-    now = time.time()
+def test_date_socket_serves_old_data_past_the_timeout(make_socket, udp, clock):
+    sock = make_socket(DateDataPullSocket, "t", ["fast", "slow"], timeouts=[0.2, 60], clock=clock)
+    now = clock()
     sock.set_point("fast", (now, 1.0))
     sock.set_point("slow", (now, 2.0))
     peer = udp(sock.port)
     assert peer.ask("raw") == b"%r,1.0;%r,2.0" % (now, now)
-    gevent.sleep(0.3)
+    clock.advance(0.3)
     assert peer.ask("raw") == b"OLD_DATA;%r,2.0" % now
     assert peer.ask("fast#json") == b'"OLD_DATA"'
     assert peer.ask("json_wn") == b'{"fast": "OLD_DATA", "slow": [%r, 2.0]}' % now
 
 
-def test_date_socket_with_old_x_is_old_at_once(make_socket, udp):
-    sock = make_socket(DateDataPullSocket, "t", ["a"], timeouts=5)
-    sock.set_point("a", (time.time() - 10, 1))
+def test_date_socket_with_old_x_is_old_at_once(make_socket, udp, clock):
+    sock = make_socket(DateDataPullSocket, "t", ["a"], timeouts=5, clock=clock)
+    sock.set_point("a", (clock() - 10, 1))
     assert udp(sock.port).ask("a#raw") == b"OLD_DATA"
 
 
-def test_data_socket_ages_by_set_time_not_by_x(make_socket, udp):
-    sock = make_socket(DataPullSocket, "t", ["a", "b"], timeouts=0.2)
+def test_data_socket_ages_by_set_time_not_by_x(make_socket, udp, clock):
+    sock = make_socket(DataPullSocket, "t", ["a", "b"], timeouts=0.2, clock=clock)
     peer = udp(sock.port)
     assert peer.ask("raw") == b"OLD_DATA;OLD_DATA"          # never set
     sock.set_point("a", (0, 1))                              # x is not a time here
     assert peer.ask("raw") == b"0,1;OLD_DATA"
-    sock.set_point("b", (0, 2), timestamp=time.time() - 1)
+    sock.set_point("b", (0, 2), timestamp=clock() - 1)
     assert peer.ask("b#raw") == b"OLD_DATA"
-    gevent.sleep(0.3)
+    clock.advance(0.3)
     assert peer.ask("a#raw") == b"OLD_DATA"
 
 
@@ -104,9 +104,9 @@ def test_status_lists_every_socket_of_the_process(date_socket, data_socket, push
     assert set(socket_server_status()) >= {date_socket.port, data_socket.port, push_socket.port}
 
 
-def test_status_reports_inactive_after_the_activity_timeout(make_socket, udp):
-    sock = make_socket(DateDataPullSocket, "lazy", ["a"], activity_timeout=0.1)
-    gevent.sleep(0.2)
+def test_status_reports_inactive_after_the_activity_timeout(make_socket, udp, clock):
+    sock = make_socket(DateDataPullSocket, "lazy", ["a"], activity_timeout=0.1, clock=clock)
+    clock.advance(0.2)
     entry = json.loads(udp(sock.port).ask("status"))["socket_server_status"][str(sock.port)]
     assert entry["status"] == "INACTIVE" and entry["since_last_activity"] >= 0.1
     sock.poke()
@@ -192,3 +192,11 @@ def test_legacy_data_socket_defaults(make_socket, udp):
     assert udp(sock.port).ask("raw") == b"47,47"
     import inspect
     assert inspect.signature(DataSocket).parameters["port"].default == 9010
+
+
+def test_set_point_now_reads_the_given_clock(make_socket, udp, clock):
+    sock = make_socket(DateDataPullSocket, "t", ["a"], timeouts=5, clock=clock)
+    assert sock.set_point_now("a", 3) == clock()
+    assert udp(sock.port).ask("a#raw") == b"%r,3" % clock()
+    clock.advance(6)
+    assert udp(sock.port).ask("a#raw") == b"OLD_DATA"
