@@ -53,3 +53,12 @@ def tls_certs(tmp_path_factory):
     from tests.tlscerts import make_certificates
 
     return make_certificates(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def refused_tcp_port():
+    """A loopback TCP port where a connect is refused, held for the test (see tests/ports.py)."""
+    from tests.ports import refused_port
+
+    with refused_port() as port:
+        yield port

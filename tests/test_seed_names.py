@@ -127,15 +127,6 @@ def assert_compatible(obj, seed_text):
             assert mine.default is not P.empty, "%s: extra parameter %r needs a default" % (obj, mine.name)
 
 
-def free_port(kind=stdlib_socket.SOCK_STREAM):
-    """A loopback port nobody listens on right now."""
-    probe = stdlib_socket.socket(stdlib_socket.AF_INET, kind)
-    probe.bind((LOCALHOST, 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    return port
-
-
 def udp_ask(port, request, timeout=2.0):
     """Send one UDP request to 127.0.0.1:*port*; return the reply as text."""
     sock = gevent.socket.socket(stdlib_socket.AF_INET, stdlib_socket.SOCK_DGRAM)
@@ -221,8 +212,8 @@ def test_000_timeout_ends_a_never_ending_output(tmp_path):
     assert open(path, encoding="ascii").read() == "first\n"
 
 
-def test_000_alternate_path_socket_error_is_logged_and_does_not_kill(tmp_path, caplog):
-    dead = TCPDevice(LOCALHOST, free_port(), connect_timeout=2)
+def test_000_alternate_path_socket_error_is_logged_and_does_not_kill(tmp_path, caplog, refused_tcp_port):
+    dead = TCPDevice(LOCALHOST, refused_tcp_port, connect_timeout=2)
     dump = TheDump("dmesg -k", dead, identifier="dead", output_dir=str(tmp_path))
     with caplog.at_level(logging.ERROR, logger="flubber.dump"):
         path = dump()  # never raises
@@ -306,9 +297,9 @@ def test_001_seed_example_on_the_embedded_default(tmp_path, monkeypatch):
     assert rows == [(type_id, value) for value in sent]
 
 
-def test_001_points_stay_queued_while_the_database_is_down():
+def test_001_points_stay_queued_while_the_database_is_down(refused_tcp_port):
     """"Resistent to network or database down time": nothing leaves the queue until it is stored."""
-    url = "mysql://root:@127.0.0.1:%d/test" % free_port()  # nobody listens there
+    url = "mysql://root:@127.0.0.1:%d/test" % refused_tcp_port  # nobody listens there
     db_logger = ContinuousLogger("dateplots_dummy", "root", "", ["dummy_sine_one"], url=url,
                                  start_timeout=0.2, connect_timeout=0.5)
     db_logger.start()  # returns although the database does not answer
@@ -893,9 +884,9 @@ def test_004_base_handle_connection_is_abstract():
         StreamServer().handle_connection(object())
 
 
-def test_004_tcp_errors():
+def test_004_tcp_errors(refused_tcp_port):
     with pytest.raises(TCPError) as info:
-        TCPClient().connect((LOCALHOST, free_port()), timeout=2)
+        TCPClient().connect((LOCALHOST, refused_tcp_port), timeout=2)
     assert info.value.errno == errno.ECONNREFUSED and isinstance(info.value, StreamError)
 
 

@@ -1,12 +1,12 @@
 """TheDump on the TCP line device, against a shell served by a flubber.io TCPServer."""
 import logging
-import socket
 
 import pytest
 
 from flubber.dump import DeviceError, TCPDevice, TheDump
 
 from tests.dump.conftest import ANSWERS
+from tests.ports import refused_port
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -76,12 +76,10 @@ def test_a_connection_reset_mid_dump_keeps_the_partial_output(shell_server, tmp_
 
 
 def test_a_refused_connection_is_logged_and_the_next_dump_still_runs(shell_server, tmp_path, caplog):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
-    refused = TheDump("dmesg", TCPDevice("127.0.0.1", closed_port), identifier="refused",
-                      output_dir=str(tmp_path))
-    path = refused()
+    with refused_port() as closed_port:
+        refused = TheDump("dmesg", TCPDevice("127.0.0.1", closed_port), identifier="refused",
+                          output_dir=str(tmp_path))
+        path = refused()
     assert _read(path) == b""
     assert refused.result.failed and "cannot connect" in refused.result.error
     assert "cannot connect" in caplog.text
@@ -108,11 +106,9 @@ def test_each_dump_gets_its_own_connection(shell_server, tmp_path):
 
 
 def test_device_open_raises_device_error_when_nobody_listens():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    with pytest.raises(DeviceError, match="cannot connect to 127.0.0.1:%d" % port):
-        TCPDevice("127.0.0.1", port).open("dmesg", timeout=2)
+    with refused_port() as port:
+        with pytest.raises(DeviceError, match="cannot connect to 127.0.0.1:%d" % port):
+            TCPDevice("127.0.0.1", port).open("dmesg", timeout=2)
 
 
 def test_a_bad_prompt_is_refused_when_the_device_is_made():

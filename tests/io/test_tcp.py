@@ -10,6 +10,7 @@ import pytest
 from flubber.io import (
     StreamTimeoutError, TCPClient, TCPError, TCPServer, TCPTimeoutError, connect_tcp, parse_tcp_address,
 )
+from tests.ports import refused_port
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -84,11 +85,7 @@ def test_writes_before_connect_are_sent_in_order_on_connect(echo_server):
 
 
 def test_connection_refused_is_a_tcp_error_with_errno_and_cause():
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    with pytest.raises(TCPError) as info:
+    with refused_port() as port, pytest.raises(TCPError) as info:
         connect_tcp(("127.0.0.1", port), timeout=5)
     assert info.value.errno == errno.ECONNREFUSED
     assert isinstance(info.value.__cause__, OSError)

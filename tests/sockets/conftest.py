@@ -116,13 +116,6 @@ def udp():
         peer.close()
 
 
-def free_port():
-    """A UDP port on 127.0.0.1 that was free a moment ago."""
-    with stdlib_socket.socket(stdlib_socket.AF_INET, stdlib_socket.SOCK_DGRAM) as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
-
-
 def bindable(port, host=HOST):
     """Whether a new UDP socket can bind *port* on *host* right now."""
     with stdlib_socket.socket(stdlib_socket.AF_INET, stdlib_socket.SOCK_DGRAM) as probe:

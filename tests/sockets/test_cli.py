@@ -9,6 +9,8 @@ from flubber.cli import main
 from flubber.cli.pull import format_reply, parse_target
 from flubber.sockets import DataPushSocket, DateDataPullSocket
 
+from tests.ports import refused_port
+
 from .conftest import PYTHON, REPO, subprocess_env
 
 HOST = "127.0.0.1"
@@ -78,10 +80,8 @@ def test_timeout_exits_non_zero_with_a_message():
 
 
 def test_nothing_listening_exits_1(capsys):
-    with stdlib_socket.socket(stdlib_socket.AF_INET, stdlib_socket.SOCK_DGRAM) as probe:
-        probe.bind((HOST, 0))
-        port = probe.getsockname()[1]
-    assert main(["pull", "%s:%d" % (HOST, port)]) == 1
+    with refused_port(stdlib_socket.SOCK_DGRAM) as port:
+        assert main(["pull", "%s:%d" % (HOST, port)]) == 1
     assert "nothing listens" in capsys.readouterr().err
 
 

@@ -21,6 +21,7 @@ from flubber.sockets import (
     ServerUnreachableError,
     UnknownCommandError,
 )
+from tests.ports import refused_port
 
 HOST = "127.0.0.1"
 
@@ -94,12 +95,10 @@ def test_timeout_when_nobody_answers():
 
 
 def test_unreachable_when_nothing_listens():
-    with stdlib_socket.socket(stdlib_socket.AF_INET, stdlib_socket.SOCK_DGRAM) as probe:
-        probe.bind((HOST, 0))
-        port = probe.getsockname()[1]
-    with PullClient(HOST, port, timeout=1) as client:
-        with pytest.raises(ServerUnreachableError, match="nothing listens"):
-            client.name()
+    with refused_port(stdlib_socket.SOCK_DGRAM) as port:
+        with PullClient(HOST, port, timeout=1) as client:
+            with pytest.raises(ServerUnreachableError, match="nothing listens"):
+                client.name()
 
 
 def test_late_reply_of_a_timed_out_request_is_discarded():

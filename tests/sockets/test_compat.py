@@ -13,7 +13,7 @@ import pytest
 
 from flubber.sockets import PullClient, PushClient
 
-from .conftest import PYTHON, REPO, bindable, free_port, subprocess_env
+from .conftest import PYTHON, REPO, bindable, subprocess_env
 
 HOST = "127.0.0.1"
 
@@ -56,7 +56,7 @@ pullsocket.start()
 pushsocket.start()
 reader = Reader(pullsocket)
 reader.start()
-print('READY', flush=True)
+print('READY', pullsocket.port, pushsocket.port, flush=True)
 while True:
     try:
         item = pushsocket.queue.get(True, 1)
@@ -137,9 +137,10 @@ def run_script(tmp_path, text, *args):
                                    stderr=gevent.subprocess.PIPE, text=True)
     with gevent.Timeout(30, AssertionError("the script did not start")):
         line = proc.stdout.readline()
-    if line.strip() != "READY":
+    if line.split()[:1] != ["READY"]:
         proc.kill()
         raise AssertionError("script failed: %s%s" % (line, proc.stderr.read()))
+    proc.ports = [int(port) for port in line.split()[1:]]
     return proc
 
 
@@ -155,15 +156,19 @@ def wait_for(check, seconds=10.0):
 
 
 def test_threaded_script_runs_unchanged_under_monkey_patching(tmp_path):
-    pull_port, push_port = free_port(), free_port()
-    proc = run_script(tmp_path, THREADED_SCRIPT, pull_port, push_port)
+    proc = run_script(tmp_path, THREADED_SCRIPT, 0, 0)  # the script binds port 0 and prints its ports
+    pull_port, push_port = proc.ports
     try:
         with PullClient(HOST, pull_port, raise_on_old_data=True) as client:
             first = wait_for(lambda: client.get("compat_counter"))
             assert client.name() == "compat test"
-            gevent.sleep(0.2)
-            second = client.get("compat_counter")
-            assert second[1] > first[1] and second[0] > first[0]
+
+            def later():
+                point = client.get("compat_counter")
+                assert point[1] > first[1]
+                return point
+            second = wait_for(later)
+            assert second[0] > first[0]
         with PushClient(HOST, push_port) as pusher:
             assert pusher.push({"command": "stop"}) == ("ACK", "{'command': 'stop'}")
         out, err = proc.communicate(timeout=20)

@@ -16,7 +16,9 @@ from flubber.sockets import (
     socket_server_status,
 )
 
-from .conftest import bindable, free_port
+from tests.ports import refused_port
+
+from .conftest import bindable
 
 HOST = "127.0.0.1"
 
@@ -25,9 +27,9 @@ HOST = "127.0.0.1"
     (DateDataPullSocket, ("s", ["a"])), (DataPullSocket, ("s", ["a"])), (DataPushSocket, ("s",)),
 ])
 def test_stop_frees_the_port_at_once(cls, args):
-    port = free_port()
-    sock = cls(*args, port=port, host=HOST)
+    sock = cls(*args, port=0, host=HOST)
     sock.start()
+    port = sock.port
     assert not bindable(port)
     sock.stop()
     assert bindable(port)
@@ -80,16 +82,27 @@ def test_stopped_socket_no_longer_answers():
 
 
 def test_a_failed_constructor_leaves_nothing_behind():
-    port = free_port()
+    sock = DateDataPullSocket("s", ["a"], port=0, host=HOST)
+    port = sock.port
+    sock.stop()  # the port was just ours; a bad constructor must check before it binds, so it never gets it
     with pytest.raises(SocketConfigurationError):
         DateDataPullSocket("s", ["a", "a"], port=port, host=HOST)
     with pytest.raises(SocketConfigurationError):
         DataPullSocket("s", ["a", "b"], port=port, host=HOST, timeouts=[1])
     with pytest.raises(SocketConfigurationError):
         DataPushSocket("s", port=port, host=HOST, action="callback_direct")
-    assert bindable(port) and port not in socket_server_status()
-    sock = DateDataPullSocket("s", ["a"], port=port, host=HOST)
-    sock.stop()
+    assert port not in socket_server_status()
+
+
+def test_a_bad_constructor_is_refused_before_it_binds():
+    with refused_port(stdlib_socket.SOCK_DGRAM) as port:  # held: binding it would be PortInUseError
+        with pytest.raises(SocketConfigurationError):
+            DateDataPullSocket("s", ["a", "a"], port=port, host=HOST)
+        with pytest.raises(SocketConfigurationError):
+            DataPullSocket("s", ["a", "b"], port=port, host=HOST, timeouts=[1])
+        with pytest.raises(SocketConfigurationError):
+            DataPushSocket("s", port=port, host=HOST, action="callback_direct")
+        assert port not in socket_server_status()
 
 
 def test_second_socket_on_a_busy_port_names_the_holder():
