@@ -25,6 +25,10 @@ class RawUDP:
         self.sock.send(request.encode("ascii") if isinstance(request, str) else request)
         return self.sock.recv(65536)
 
+    def receive(self, count):
+        """Return the next *count* datagrams, each awaited for at most the peer's timeout."""
+        return [self.sock.recv(65536) for _ in range(count)]
+
     def pending(self, wait=0.05):
         """Return the datagrams that arrive within *wait* seconds (should be none)."""
         gevent.sleep(wait)

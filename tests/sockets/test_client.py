@@ -3,6 +3,7 @@ import socket as stdlib_socket
 import time
 
 import gevent
+import gevent.event
 import gevent.socket
 import pytest
 
@@ -104,18 +105,22 @@ def test_unreachable_when_nothing_listens():
 def test_late_reply_of_a_timed_out_request_is_discarded():
     server = gevent.socket.socket(stdlib_socket.AF_INET, stdlib_socket.SOCK_DGRAM)
     server.bind((HOST, 0))
+    gave_up, late_reply_sent = gevent.event.Event(), gevent.event.Event()
 
     def slow_echo():
-        for delay in (0.2, 0.0):
-            data, address = server.recvfrom(100)
-            gevent.sleep(delay)
-            server.sendto(b"reply to " + data, address)
+        data, address = server.recvfrom(100)
+        gave_up.wait()  # answer only once the client has timed out
+        server.sendto(b"reply to " + data, address)
+        late_reply_sent.set()
+        data, address = server.recvfrom(100)
+        server.sendto(b"reply to " + data, address)
 
     job = gevent.spawn(slow_echo)
     with PullClient(HOST, server.getsockname()[1], timeout=0.1) as client:
         with pytest.raises(ReplyTimeoutError):
             client.request("first")
-        gevent.sleep(0.2)
+        gave_up.set()
+        assert late_reply_sent.wait(5)  # it waits in the client's socket now
         assert client.request("second") == "reply to second"
     job.join(1)
     server.close()

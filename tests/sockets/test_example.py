@@ -8,6 +8,8 @@ import gevent.subprocess
 
 from flubber.sockets import OLD_DATA, PullClient, PushClient
 
+from tests.sync import wait_until
+
 from .conftest import PYTHON, REPO, subprocess_env
 
 EXAMPLE = os.path.join(REPO, "examples", "sine_pull_socket.py")
@@ -27,15 +29,17 @@ def test_sine_example_serves_and_accepts_settings():
         push_port = int(push_line.rsplit(":", 1)[1])
         with PullClient("127.0.0.1", pull_port) as client:
             assert client.codenames() == ["sine", "noisy_sine"]
-            gevent.sleep(0.1)
-            x, y = client.get("sine")
+
+            def fresh_sine():
+                point = client.get("sine")
+                return point if point != OLD_DATA and abs(point[0] - time.time()) < 2 else None
+            x, y = wait_until(fresh_sine)
             assert abs(x - time.time()) < 2 and -1.0 <= y <= 1.0
         with PushClient("127.0.0.1", push_port) as pusher:
             assert pusher.push({"amplitude": 5}) == (
                 "RET", '{"frequency": 0.1, "amplitude": 5.0}')
         with PullClient("127.0.0.1", pull_port) as client:
-            gevent.sleep(0.1)
-            assert client.get("noisy_sine") != OLD_DATA
+            assert wait_until(lambda: client.get("noisy_sine") != OLD_DATA)
         out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:

@@ -17,6 +17,7 @@ from flubber.sockets import (
 )
 
 from tests.ports import refused_port
+from tests.sync import wait_until
 
 from .conftest import bindable
 
@@ -177,8 +178,8 @@ def test_stop_from_inside_a_callback():
     client = gsocket(stdlib_socket.AF_INET, stdlib_socket.SOCK_DGRAM)
     client.settimeout(0.5)
     client.sendto(b'json_wn#{"a": 1}', (HOST, port))
-    gevent.sleep(0.2)
-    assert not sock.is_alive() and bindable(port)
+    wait_until(lambda: not sock.is_alive())
+    assert bindable(port)
     client.close()
 
 

@@ -7,6 +7,7 @@ import gevent.queue
 import pytest
 
 from flubber.sockets import DataPushSocket, SocketConfigurationError
+from tests.sync import wait_until
 
 
 def test_defaults_match_pyexplabsys():
@@ -97,10 +98,7 @@ def test_callback_async_calls_back_in_order_in_a_greenlet(make_socket, udp):
     peer = udp(sock.port)
     for index in range(5):
         assert peer.ask('json_wn#{"i": %d}' % index) == b"ACK#{'i': %d}" % index
-    for _ in range(100):
-        if len(got) == 5:
-            break
-        gevent.sleep(0.01)
+    wait_until(lambda: len(got) == 5)
     assert got == [{"i": index} for index in range(5)]
 
 
@@ -116,10 +114,7 @@ def test_callback_async_survives_a_failing_callback(make_socket, udp):
     peer = udp(sock.port)
     peer.ask('json_wn#{"boom": true}')
     peer.ask('json_wn#{"ok": 1}')
-    for _ in range(100):
-        if got:
-            break
-        gevent.sleep(0.01)
+    wait_until(lambda: got)
     assert got == [{"ok": 1}]
 
 
@@ -219,9 +214,9 @@ def test_busy_worker_gets_error_busy_instead_of_unbounded_growth(make_socket, ud
     peer = udp(sock.port)
     for index in range(4):
         peer.sock.send(b'json_wn#{"i": 1}')
-    gevent.sleep(0.1)
-    replies = peer.pending(0.05)
+    wait_until(lambda: sock.stats.requests == 4)
+    replies = peer.pending(0)  # the busy replies went out with the requests
     assert replies and all(reply.startswith(b"ERROR#busy") for reply in replies)
     release.set()
-    answered = peer.pending(0.2)
-    assert answered == [b"RET#1"] * (4 - len(replies))
+    assert peer.receive(4 - len(replies)) == [b"RET#1"] * (4 - len(replies))
+    assert peer.pending() == []

@@ -1,7 +1,6 @@
 """The transport's send path when the kernel's send buffer is full (EAGAIN)."""
-import gevent
-
 from flubber.sockets import DateDataPullSocket
+from tests.sync import wait_until
 
 
 class FullBuffer:
@@ -30,8 +29,8 @@ def test_replies_wait_in_order_while_the_send_buffer_is_full(make_socket, udp):
     peer = udp(sock.port)
     for command in (b"name", b"codenames_raw", b"a#raw"):
         peer.sock.send(command)
-    gevent.sleep(0.1)
-    assert peer.pending() == [b"t", b"a", b"0.0,0.0"]
+    assert peer.receive(3) == [b"t", b"a", b"0.0,0.0"]
+    assert peer.pending() == []
     assert full.sent == [b"t", b"a", b"0.0,0.0"]
     assert sock.stats.replies == 3 and sock.stats.dropped == 0
 
@@ -46,9 +45,9 @@ def test_a_full_outbox_drops_and_counts(make_socket, udp):
     peer = udp(sock.port)
     for _ in range(5):
         peer.sock.send(b"name")
-    gevent.sleep(0.1)
+    wait_until(lambda: sock.stats.requests == 5)
     assert sock.stats.dropped == 3 and len(sock._outbox) == 2
     full.refusals = 0                                  # the network drains
-    gevent.sleep(0.1)
-    assert peer.pending() == [b"t", b"t"]
+    assert peer.receive(2) == [b"t", b"t"]
+    assert peer.pending() == []
     assert sock.stats.requests == 5 and sock.stats.replies == 2 and sock.stats.errors == 0
