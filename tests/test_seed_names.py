@@ -689,10 +689,11 @@ def test_003_key_logging(seed_store):
     assert foo.schedule_interval == 0.02
     foo.logging_status = "on"
     assert foo.schedule_status is True and seed_store.schedule_status == {"foo": True}
-    gevent.sleep(0.1)
+    with gevent.Timeout(5):
+        while alerts.qsize() < 1:  # the schedule reads and broadcasts (max_interval passed)
+            gevent.sleep(0.01)
     foo.schedule_status = "off"
     assert foo.logging_status is False
-    assert alerts.qsize() >= 1  # the schedule read and broadcast (max_interval passed)
 
 
 SEED_003_YAML = """\
@@ -858,8 +859,9 @@ def test_004_tcp_server_client_and_streams():
         assert client.closed
         with pytest.raises(StreamError, match="closed"):
             client.read_bytes(1)
-        gevent.sleep(0.05)
-        assert server.connections == []
+        with gevent.Timeout(5):
+            while server.connections:  # the server sees the close and lets the connection go
+                gevent.sleep(0.01)
         assert not serving.dead  # serve() blocks until close()
     finally:
         server.close()
@@ -873,7 +875,9 @@ def test_004_server_close_closes_active_connections():
     with server:
         client = TCPClient()
         client.connect(server.sockname[:2])
-        gevent.sleep(0.05)
+        with gevent.Timeout(5):
+            while not server.connections:  # accepted in the server's turn
+                gevent.sleep(0.01)
         assert len(server.connections) == 1
     assert server.closed and server.connections == []
     assert client.read_bytes(10) == b""  # the server closed it: EOF

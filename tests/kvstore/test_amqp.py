@@ -173,6 +173,8 @@ class BrokerProxy:
     def __init__(self, target=("127.0.0.1", 5672)):
         self.target = target
         self.down = False
+        #: Connections refused while down.
+        self.refused = 0
         self.streams = set()
         self.server = TCPServer(handler=self.handle)
         self.server.bind(("127.0.0.1", 0))
@@ -181,6 +183,7 @@ class BrokerProxy:
 
     def handle(self, client):
         if self.down:
+            self.refused += 1
             return
         upstream = TCPClient()
         upstream.connect(self.target, timeout=5)
@@ -235,7 +238,9 @@ def test_service_reconnects_after_the_broker_goes_away(rabbitmq_url, names):
         with gevent.Timeout(10):
             while service.ready.is_set():
                 gevent.sleep(0.05)
-        gevent.sleep(0.5)  # a few refused reconnects
+        with gevent.Timeout(10):
+            while proxy.refused < 2:  # a few refused reconnects
+                gevent.sleep(0.05)
         proxy.restore()
         assert service.wait_ready(15)
         assert service.connections_made >= 2

@@ -174,7 +174,7 @@ def test_full_queue_with_block_policy_waits_for_room(sqlite_setup):
     for i in range(3):
         logger.enqueue_point(name, (T0 + i, float(i)))
     producer = gevent.spawn(logger.enqueue_point, name, (T0 + 3, 3.0))
-    gevent.sleep(0.1)
+    gevent.idle()  # the producer has run as far as it can
     assert not producer.ready()  # blocked: the writer cannot make room
     lock.rollback()
     lock.close()

@@ -151,7 +151,7 @@ def test_status_lines_do_not_hold_up_a_stopping_node(tmp_path):
 
     node = LabNode.from_dict(_config(tmp_path)).start()
     display = gevent.spawn(show_status, node, console=Console(file=io.StringIO()), log_interval=30.0)
-    gevent.sleep(0.1)
+    gevent.idle()  # the status greenlet has drawn and waits for its next turn
     node.stop()
     display.join(timeout=1.0)
     assert display.dead, "the status greenlet still sleeps its 30 s log interval"
