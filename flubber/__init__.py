@@ -18,6 +18,8 @@ names, so any of them is one import away:
   the simulated ones in :mod:`flubber.instruments.simulated`.
 * :mod:`flubber.alarms`: limits on values, alarm states, history and
   notifications (the node file's ``alarms:`` and ``notify:``).
+* :mod:`flubber.fleet`: many nodes from a folder of node files, supervised
+  (``flubber fleet``).
 * :mod:`flubber.plot`: logged series read back and drawn (``flubber plot``).
 * :mod:`flubber.cli`: the ``flubber`` command line.
 """

@@ -5,7 +5,7 @@ Each subcommand lives in a module of this package that defines
 taking the parsed arguments and returning the exit status:
 :mod:`flubber.cli.serve` (``serve``), :mod:`flubber.cli.pull` (``pull``),
 :mod:`flubber.cli.kv` (``get``, ``set``, ``cmd``), :mod:`flubber.cli.alarms`
-(``alarms``, ``ack``), :mod:`flubber.cli.plot`
+(``alarms``, ``ack``), :mod:`flubber.cli.fleet` (``fleet``), :mod:`flubber.cli.plot`
 (``plot``), :mod:`flubber.cli.db` (``db``), :mod:`flubber.cli.dump`
 (``dump``) and :mod:`flubber.cli.instruments` (``share``, ``simulate``).
 """
@@ -22,7 +22,7 @@ from flubber import __version__
 EXIT_INTERRUPTED = 130
 
 #: Modules of this package that each add one or more subcommands.
-COMMAND_MODULES = ("serve", "pull", "kv", "alarms", "plot", "db", "dump", "instruments")
+COMMAND_MODULES = ("serve", "pull", "kv", "alarms", "fleet", "plot", "db", "dump", "instruments")
 
 
 def build_parser():

@@ -1,0 +1,179 @@
+"""``flubber fleet make|up|status|down DIR``: run a folder of node files as one fleet.
+
+Exit status: 0 on success, 1 when the fleet is not (or no longer) running
+where it should, 2 for a usage error, 130 after Ctrl-C.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from flubber.fleet import FleetError, FleetSupervisor, make_fleet, node_files, read_state
+
+
+def run_make(args):
+    """``flubber fleet make DIR --nodes N``."""
+    paths = make_fleet(args.folder, args.nodes, broker=args.broker, db=args.db, keys=args.keys,
+                       instruments=args.instruments, rate=args.rate, tcp_base=args.tcp_base,
+                       pull_base=args.pull_base)
+    print("wrote %d node files into %s (%s ... %s)" % (len(paths), args.folder, os.path.basename(paths[0]),
+                                                      os.path.basename(paths[-1])))
+    return 0
+
+
+def run_up(args):
+    """``flubber fleet up DIR``: supervise in the foreground, or with ``--detach`` in the background."""
+    try:
+        files = node_files(args.folder)
+        if args.detach:
+            return _detach(args, len(files))
+        supervisor = FleetSupervisor(args.folder, grace=args.grace)
+        supervisor.start()
+    except FleetError as exc:
+        print("flubber fleet up: %s" % exc, file=sys.stderr)
+        return 1
+    print("fleet %s: %d nodes running (logs in %s); Ctrl-C or `flubber fleet down %s` stops them"
+          % (args.folder, len(supervisor.nodes), os.path.join(args.folder, "logs"), args.folder), flush=True)
+    supervisor.serve_forever()
+    print("fleet %s: stopped %d nodes" % (args.folder, len(supervisor.nodes)), flush=True)
+    return 0
+
+
+def _detach(args, count):
+    log_dir = os.path.join(args.folder, "logs")
+    os.makedirs(log_dir, exist_ok=True)
+    with open(os.path.join(log_dir, "fleet.log"), "ab") as output:
+        child = subprocess.Popen([sys.executable, "-m", "flubber", "fleet", "up", args.folder, "--grace",
+                                  str(args.grace)], stdout=output, stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        state = read_state(args.folder)
+        if state and state.get("pid") == child.pid and state.get("running"):
+            print("fleet %s: %d nodes started by supervisor pid %d; `flubber fleet status %s` shows them"
+                  % (args.folder, count, child.pid, args.folder))
+            return 0
+        if child.poll() is not None:
+            break
+        time.sleep(0.1)
+    print("flubber fleet up: the supervisor did not start; see %s" % os.path.join(log_dir, "fleet.log"),
+          file=sys.stderr)
+    return 1
+
+
+def _alive(pid):
+    if not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _age(seconds):
+    return "-" if not seconds else "%ds" % (time.time() - seconds)
+
+
+def run_status(args):
+    """``flubber fleet status DIR``."""
+    try:
+        state = read_state(args.folder)
+    except FleetError as exc:
+        print("flubber fleet status: %s" % exc, file=sys.stderr)
+        return 1
+    if state is None:
+        print("fleet %s has never run; start it with `flubber fleet up %s`" % (args.folder, args.folder))
+        return 1
+    running = state.get("running") and _alive(state.get("pid"))
+    print("fleet %s: supervisor pid %s %s" % (args.folder, state.get("pid"), "running" if running else "NOT running"))
+    print("%-12s %-8s %-6s %-9s %-9s %s" % ("NODE", "PID", "STATE", "UPTIME", "RESTARTS", "LAST EXIT"))
+    up = 0
+    for node in state.get("nodes", []):
+        alive = running and _alive(node.get("pid"))
+        up += bool(alive)
+        print("%-12s %-8s %-6s %-9s %-9s %s" % (node["name"], node.get("pid") or "-", "up" if alive else "down",
+                                               _age(node.get("started_at")) if alive else "-", node["restarts"],
+                                               "-" if node.get("last_exit") is None else node["last_exit"]))
+    return 0 if running and up == len(state.get("nodes", [])) else 1
+
+
+def run_down(args):
+    """``flubber fleet down DIR``: stop the supervisor and with it every node."""
+    state = read_state(args.folder)
+    if state is None:
+        print("fleet %s has never run" % args.folder)
+        return 0
+    pid = state.get("pid")
+    if _alive(pid) and state.get("running"):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + args.timeout
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _alive(pid):
+            print("flubber fleet down: supervisor %d still runs after %g s" % (pid, args.timeout), file=sys.stderr)
+            return 1
+    stray = [node for node in state.get("nodes", []) if _alive(node.get("pid"))]
+    for node in stray:  # the supervisor was killed without stopping its nodes
+        try:
+            os.killpg(node["pid"], signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    print("fleet %s: stopped (%d nodes%s)" % (args.folder, len(state.get("nodes", [])),
+                                              ", %d stray ones sent SIGTERM" % len(stray) if stray else ""))
+    return 0
+
+
+def register(subparsers):
+    """Add ``fleet`` and its subcommands to *subparsers*."""
+    fleet = subparsers.add_parser(
+        "fleet", help="run a folder of node files as one fleet (make, up, status, down)",
+        description="One `flubber serve` per node file of a folder, restarted with back-off when it exits, "
+                    "one log per node in FOLDER/logs.",
+        epilog="example: flubber fleet make lab-fleet --nodes 3 && flubber fleet up lab-fleet --detach")
+    commands = fleet.add_subparsers(dest="fleet_command", metavar="COMMAND", required=True)
+
+    make = commands.add_parser("make", help="write N demo node files into a folder",
+                               epilog="example: flubber fleet make lab-fleet --nodes 25 --broker "
+                                      "amqp://guest:guest@127.0.0.1/%%2F --db mysql://root@127.0.0.1/test")
+    make.add_argument("folder", metavar="FOLDER", help="where the files go; example: lab-fleet")
+    make.add_argument("--nodes", type=int, default=3, metavar="N",
+                      help="how many nodes (default 3); example: --nodes 25")
+    make.add_argument("--broker", metavar="URL",
+                      help="the broker every node answers on; example: --broker amqp://guest:guest@127.0.0.1/%%2F")
+    make.add_argument("--db", metavar="URL",
+                      help="the database every node logs into; example: --db mysql://root@127.0.0.1/test")
+    make.add_argument("--keys", type=int, default=10, metavar="N",
+                      help="KV keys per node (default 10); example: --keys 10")
+    make.add_argument("--instruments", type=int, default=2, metavar="N",
+                      help="sine instruments per node (default 2); example: --instruments 2")
+    make.add_argument("--rate", type=float, default=10.0, metavar="HZ",
+                      help="readings per second per instrument (default 10); example: --rate 5")
+    make.add_argument("--tcp-base", type=int, default=18600, metavar="PORT",
+                      help="node N answers TCP on PORT+N (default 18600, 0: no TCP); example: --tcp-base 0")
+    make.add_argument("--pull-base", type=int, default=19000, metavar="PORT",
+                      help="node N's pull socket is on PORT+N (default 19000); example: --pull-base 29000")
+    make.set_defaults(func=run_make)
+
+    up = commands.add_parser("up", help="start and supervise one node per file",
+                             epilog="example: flubber fleet up lab-fleet --detach")
+    up.add_argument("folder", metavar="FOLDER", help="the folder of node files; example: lab-fleet")
+    up.add_argument("--detach", action="store_true",
+                    help="run the supervisor in the background; example: flubber fleet up lab-fleet --detach")
+    up.add_argument("--grace", type=float, default=10.0, metavar="SECONDS",
+                    help="seconds a node has to stop before it is killed (default 10); example: --grace 5")
+    up.set_defaults(func=run_up)
+
+    status = commands.add_parser("status", help="show each node of a fleet",
+                                 epilog="example: flubber fleet status lab-fleet")
+    status.add_argument("folder", metavar="FOLDER", help="the fleet's folder; example: lab-fleet")
+    status.set_defaults(func=run_status)
+
+    down = commands.add_parser("down", help="stop a fleet", epilog="example: flubber fleet down lab-fleet")
+    down.add_argument("folder", metavar="FOLDER", help="the fleet's folder; example: lab-fleet")
+    down.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+                      help="how long to wait for the fleet to stop (default 60); example: --timeout 30")
+    down.set_defaults(func=run_down)
