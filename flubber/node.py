@@ -47,10 +47,9 @@ import logging
 import time
 
 import gevent
-import gevent.event
 
 from flubber._config import Where
-from flubber._stopping import STOP_SIGNALS, wait_until_stopped
+from flubber._lifecycle import Service
 from flubber.instruments import InstrumentError, InstrumentShare
 from flubber.io import StreamError
 from flubber.kvstore import (
@@ -149,11 +148,15 @@ class Instrument:
         return value
 
 
-class LabNode:
+class LabNode(Service):
     """A running lab node: KV stores, transports, UDP sockets, a logger, instruments.
 
     :param config: a node configuration from :func:`load_lab_config`.
     :param clock: the wall clock for timestamps (tests may pass a fake).
+
+    The lifecycle is flubber's one (:doc:`/lifecycle`): a stopped node
+    starts again with new sockets, transports and logger; ``close`` is an
+    alias of :meth:`stop`.
     """
 
     #: Seconds :meth:`stop` lets the logger drain its queue.
@@ -203,9 +206,6 @@ class LabNode:
         self.shares = []
         self._on_set_keys = []
         self._greenlets = []
-        self._running = False
-        self._stopped = gevent.event.Event()
-        self._stopped.set()
         self.started_at = None
 
     @classmethod
@@ -280,15 +280,11 @@ class LabNode:
 
     # -- life cycle ------------------------------------------------------------------------------
 
-    @property
-    def running(self):
-        """True between :meth:`start` and :meth:`stop`."""
-        return self._running
-
     def start(self):
         """Start the logger, the sockets, the KV transports and the instruments; return self."""
-        if self._running:
-            return self
+        return super().start()
+
+    def _start(self):
         try:
             self._start_logger()
             self._start_sockets()
@@ -300,12 +296,9 @@ class LabNode:
                 instrument.bind(self, self.line_instruments.get(instrument.address))
                 self._greenlets.append(gevent.spawn(self._run_instrument, instrument))
         except BaseException:
-            self.stop()
+            self._stop(None)
             raise
-        self._running = True
-        self._stopped.clear()
         self.started_at = self._clock()
-        return self
 
     def _start_logger(self):
         settings = self._logger_settings
@@ -454,12 +447,19 @@ class LabNode:
         if self.logger is not None and instrument.log:
             self.logger.enqueue_point(instrument.codename, (now, value))
 
-    def stop(self):
+    def stop(self, timeout=None):
         """Stop instruments, sockets and transports, then drain the logger. Idempotent.
 
         Sets :attr:`unlogged` to the number of points the logger could not
-        store within :attr:`logger_stop_timeout`.
+        store within *timeout* (default :attr:`logger_stop_timeout`).
         """
+        return super().stop(timeout)
+
+    def close(self, timeout=None):
+        """The same as :meth:`stop`."""
+        return self.stop(timeout)
+
+    def _stop(self, timeout):
         greenlets, self._greenlets = self._greenlets, []
         gevent.killall(greenlets)
         shares, self.shares = self.shares, []
@@ -478,37 +478,18 @@ class LabNode:
             if socket is not None:
                 socket.stop()
                 setattr(self, attribute, None)
-        self.server.stop()
+        self.server.stop(timeout)
         if self.alarms is not None:
             self.alarms.stop()
         logger, self.logger = self.logger, None
         if logger is not None:
             self._final_logger_status = logger.status()
-            left = logger.stop(timeout=self.logger_stop_timeout)
+            left = logger.stop(timeout=self.logger_stop_timeout if timeout is None else timeout)
             self.unlogged = left or 0
             self._final_logger_status = logger.status()
             if self.unlogged:
                 log.error("node %s: %d points could not be logged before stopping", self.kv.name,
                           self.unlogged)
-        self._running = False
-        self._stopped.set()
-
-    close = stop
-
-    def serve_forever(self, stop_signals=STOP_SIGNALS):
-        """Start (if needed) and block until :meth:`stop` or one of *stop_signals*."""
-        self.start()
-        wait_until_stopped(self._stopped, self.stop, stop_signals)
-
-    def wait(self, timeout=None):
-        """Block until the node stops (or *timeout* seconds); return True when stopped."""
-        return self._stopped.wait(timeout)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()
 
     # -- status ------------------------------------------------------------------------------
 
@@ -522,7 +503,7 @@ class LabNode:
                 sockets[label] = dict(sock.stats.as_dict(), port=sock.port)
         return {
             "node": self.kv.name,
-            "running": self._running,
+            "running": self.running,
             "uptime": (self._clock() - self.started_at) if self.started_at else 0.0,
             "instruments": [
                 {"name": i.name, "codename": i.codename, "value": i.last_value, "readings": i.readings,

@@ -24,6 +24,9 @@ import time
 
 import gevent
 import gevent.pool
+from gevent import getcurrent
+
+from flubber._lifecycle import Service
 
 from flubber.dump._exceptions import DeviceError
 from flubber._config import REQUIRED, Where, positive_seconds
@@ -42,7 +45,8 @@ class DumpResult:
     ``state`` goes ``"waiting"`` -> ``"running"`` -> ``"done"`` or
     ``"failed"``. ``ended`` says why the output ended: ``"end"`` (the
     command finished), ``"silence"`` (nothing for ``timeout`` seconds),
-    ``"deadline"`` (the overall deadline) or ``"error"``.
+    ``"deadline"`` (the overall deadline), ``"stopped"`` (by
+    :meth:`TheDump.stop`) or ``"error"``.
     """
 
     __slots__ = ("identifier", "command", "path", "state", "ended", "bytes", "stderr_lines",
@@ -136,7 +140,11 @@ def _check_seconds(name, value, allow_none=False):
     return positive_seconds(value, Where(path=name), None if allow_none else REQUIRED, parse_text=True)
 
 
-class TheDump:
+class _Stopped(gevent.GreenletExit):
+    """Thrown into a dump's greenlet by :meth:`TheDump.stop`."""
+
+
+class TheDump(Service):
     """Dump the output of *command* on *connection* to a file.
 
     :param command: the command line sent to the device, e.g. ``"dmesg -k"``.
@@ -158,6 +166,12 @@ class TheDump:
     Calling the dump runs it and returns the path of the file. It never
     raises for a device, connection or file error: that is logged and
     recorded in :attr:`result` (``result.failed``, ``result.error``).
+
+    A dump is also a service with flubber's one lifecycle
+    (:doc:`/lifecycle`): :meth:`start` runs it in a greenlet of its own and
+    returns at once, :attr:`running` is True until the output ended (or
+    :meth:`stop` ended it: ``result.ended == "stopped"``, the output so far
+    kept), and a later :meth:`start` runs it again.
 
     >>> path = TheDump("uname -s", identifier="kernel", output_dir="/tmp")()  # doctest: +SKIP
     """
@@ -189,6 +203,7 @@ class TheDump:
         self._path = None
         #: The :class:`DumpResult` of the current or last run.
         self.result = DumpResult(self.identifier, command, self.filename)
+        self._greenlet = None
 
     @property
     def filename(self):
@@ -232,6 +247,9 @@ class TheDump:
         sink = _FileSink(fd, result)
         try:
             self._run(sink)
+        except _Stopped:
+            result.ended = "stopped"
+            log.info("dump %s: stopped; the output so far is kept", self.identifier)
         finally:
             try:
                 sink.close()
@@ -244,6 +262,37 @@ class TheDump:
             log.info("dump %s: %s, %d bytes -> %s (ended: %s, %.2f s)", self.identifier,
                      result.state, result.bytes, path, result.ended, result.duration)
         return path
+
+    # -- as a service ------------------------------------------------------------------------
+
+    def start(self):
+        """Run the dump in the background (a greenlet of its own); return the dump at once."""
+        return super().start()
+
+    def _start(self):
+        self._greenlet = gevent.spawn(self._run_in_background)
+
+    def _run_in_background(self):
+        try:
+            self()
+        finally:
+            if self._greenlet is getcurrent():
+                self._greenlet = None
+                self._service_ended()
+
+    def stop(self, timeout=None):
+        """End a dump started with :meth:`start`: the output so far is kept, the file closed.
+
+        Waits at most *timeout* seconds (default :attr:`timeout`) for the
+        device session to close. Idempotent; a dump that already ended is
+        left as it is.
+        """
+        return super().stop(timeout)
+
+    def _stop(self, timeout):
+        greenlet, self._greenlet = self._greenlet, None
+        if greenlet is not None and greenlet is not getcurrent():
+            greenlet.kill(_Stopped, block=True, timeout=self.timeout if timeout is None else timeout)
 
     def _fail(self, message, level=logging.ERROR):
         result = self.result

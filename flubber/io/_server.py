@@ -12,10 +12,10 @@ import gevent
 import gevent.pool
 import gevent.server
 from gevent import getcurrent
-from gevent.event import Event
 
+from flubber._lifecycle import Service, ServiceState
 from flubber._stopping import wait_until_stopped
-from flubber.io._exceptions import StreamClosedError, StreamError, translate_os_error
+from flubber.io._exceptions import StreamError, translate_os_error
 from flubber.io._stream import BaseStream
 
 __all__ = ["StreamServer", "StreamConnection"]
@@ -93,7 +93,7 @@ class _Acceptor(gevent.server.StreamServer):
             raise
 
 
-class StreamServer:
+class StreamServer(Service):
     """Base class for writing servers which use a stream-like transport.
 
     Subclasses bind a listening socket (:meth:`_create_listener`) and turn
@@ -104,6 +104,12 @@ class StreamServer:
     Each accepted connection runs :meth:`handle_connection` in its own
     greenlet. When it returns or raises, the connection is closed and leaves
     :attr:`connections`; an exception is logged and never stops the server.
+
+    The lifecycle is flubber's one (:doc:`/lifecycle`): :meth:`start`
+    returns the server, :meth:`stop` (the seed's :meth:`close`) is
+    idempotent and safe from any greenlet or signal handler, :attr:`running`
+    tells, and a stopped server starts again on the same address (the same
+    port, also when it was bound to port 0).
 
     :param handler: callable ``handler(connection)``, used by the default
         :meth:`handle_connection`.
@@ -127,10 +133,11 @@ class StreamServer:
         self._handler = handler
         self.max_connections = max_connections
         self._listener = None
+        self._sockname = None
+        self._restart_address = None
         self._acceptor = None
+        self._listen_backlog = None
         self._handlers = {}
-        self._closed = False
-        self._stopped = Event()
 
     # -- to be provided by a transport ---------------------------------------
 
@@ -142,6 +149,10 @@ class StreamServer:
         """Return the :class:`StreamConnection` for an accepted socket."""
         raise NotImplementedError
 
+    def _address_to_rebind(self, address):
+        """The address a restart binds: *address* as given to :meth:`bind` (a transport may refine it)."""
+        return address
+
     # -- life cycle ------------------------------------------------------------
 
     @property
@@ -151,38 +162,53 @@ class StreamServer:
 
     @property
     def closed(self):
-        """True once :meth:`close` was called."""
-        return self._closed
+        """True once :meth:`close` (or :meth:`stop`) was called, until the next :meth:`start`."""
+        return self.service_state is ServiceState.STOPPED
 
     @property
     def started(self):
-        """True while the server accepts connections."""
-        return self._acceptor is not None and not self._closed
+        """True while the server accepts connections (the same as :attr:`running`)."""
+        return self.running
 
     def bind(self, address):
-        """Bind the server to *address* (its form depends on the transport)."""
-        if self._closed:
-            raise StreamClosedError("server is closed: create a new one")
+        """Bind the server to *address* (its form depends on the transport).
+
+        :raises StreamError: the server is already bound; an OS error
+            becomes the transport's subclass (:class:`~flubber.io.TCPError`, ...).
+        """
         if self._listener is not None:
             raise StreamError("server is already bound to %r" % (self._listener.getsockname(),))
         self._listener = self._create_listener(address)
         self._sockname = self._listener.getsockname()
+        self._restart_address = self._address_to_rebind(address)
 
     def start(self, backlog=None):
-        """Start accepting connections in the background and return at once."""
-        if self._closed:
-            raise StreamClosedError("server is closed: create a new one")
+        """Start accepting connections in the background; return the server at once.
+
+        A stopped server binds its address again first. Does nothing on a
+        running server.
+
+        :raises StreamError: the server was never bound, or listening
+            failed (the transport's subclass, errno kept).
+        """
+        if backlog is not None:
+            self._listen_backlog = backlog
+        return super().start()
+
+    def _start(self):
         if self._listener is None:
-            raise StreamError("bind() the server to an address before starting it")
-        if self._acceptor is not None:
-            return
+            if self._restart_address is None:
+                raise StreamError("bind() the server to an address before starting it")
+            self.bind(self._restart_address)
+        listener = self._listener
+        backlog = self.backlog if self._listen_backlog is None else self._listen_backlog
         try:
-            self._listener.listen(self.backlog if backlog is None else backlog)
+            listener.listen(backlog)
         except OSError as exc:
             raise translate_os_error(exc, self.error_class, "listen") from exc
-        self._listener.setblocking(False)
+        listener.setblocking(False)
         spawn = gevent.pool.Pool(self.max_connections) if self.max_connections else "default"
-        self._acceptor = _Acceptor(self._listener, self._run_connection, spawn=spawn)
+        self._acceptor = _Acceptor(listener, self._run_connection, spawn=spawn)
         self._acceptor._owner = self
         self._acceptor.start()
 
@@ -194,41 +220,55 @@ class StreamServer:
             main job is this server: ``serve(stop_signals=(signal.SIGINT, signal.SIGTERM))``
             makes Ctrl-C and ``kill`` shut it down cleanly instead of raising
             :class:`KeyboardInterrupt` (handlers only install in the main thread).
+            :meth:`serve_forever` is the same with those two signals by default.
 
         The server is closed when this returns.
         """
         self.start(backlog)
-        wait_until_stopped(self._stopped, self.close, stop_signals, timeout=duration)
+        wait_until_stopped(self._stopped_event(), self.stop, stop_signals, timeout=duration)
 
     def close(self):
         """Stop accepting, close every live connection and release the address.
 
         Handlers blocked in a read get :class:`~flubber.io.StreamClosedError`;
         those still running after :attr:`stop_timeout` are killed. Idempotent.
+        The seed's name of :meth:`stop`.
         """
-        if self._closed:
-            return
-        self._closed = True
-        if self._acceptor is not None:
-            self._acceptor.close()
-        elif self._listener is not None:
-            self._listener.close()
-        deadline = gevent.get_hub().loop.now() + self.stop_timeout
+        self.stop()
+
+    def _stop(self, timeout):
+        stop_timeout = self.stop_timeout if timeout is None else timeout
+        acceptor, self._acceptor = self._acceptor, None
+        if acceptor is not None:
+            acceptor.close()
+        self._release_listener()
+        loop = gevent.get_hub().loop
+        deadline = loop.now() + stop_timeout
         for connection in list(self._handlers):
-            connection.close(timeout=max(0.0, deadline - gevent.get_hub().loop.now()))
+            connection.close(timeout=max(0.0, deadline - loop.now()))
         current = getcurrent()
         running = [glet for glet in self._handlers.values() if glet is not current]
         if running:
-            gevent.joinall(running, timeout=self.stop_timeout)
+            gevent.joinall(running, timeout=max(0.0, deadline - loop.now()))
             gevent.killall([glet for glet in running if not glet.dead], block=False)
         self._after_close()
-        self._stopped.set()
+
+    def _stop_idle(self):
+        """Closing a server that is not running releases its address, if it was bound."""
+        if self._listener is not None:
+            self._release_listener()
+            self._after_close()
+
+    def _release_listener(self):
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
 
     def _after_close(self):
         """Hook for a transport to clean up after the listener is closed."""
 
     def __enter__(self):
-        if self._listener is not None:
+        if self._listener is not None or self._restart_address is not None:
             self.start()
         return self
 
@@ -262,7 +302,7 @@ class StreamServer:
             log.exception("%s could not set up the connection from %r", self, address)
             sock.close()
             return
-        if self._closed:
+        if self.service_state in (ServiceState.STOPPING, ServiceState.STOPPED):
             connection.abort()
             return
         self._handlers[connection] = getcurrent()

@@ -324,9 +324,13 @@ class TCPServer(StreamServer):
             return self.connection_class(sock)
         return self.connection_class(sock, ssl_context=self.ssl_context, handshake_timeout=self.handshake_timeout)
 
+    def _address_to_rebind(self, address):
+        # the port really bound, so that a server on port 0 restarts on the same port
+        return self._sockname[:2]
+
     @property
     def sockname(self):
         """The local address where the server is listening."""
-        if self._listener is None:
+        if self._sockname is None:
             raise TCPError("server is not bound: call bind() first")
         return self._sockname

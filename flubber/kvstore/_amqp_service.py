@@ -23,6 +23,7 @@ import gevent.queue
 import pika
 import pika.exceptions
 
+from flubber._lifecycle import Service
 from flubber.kvstore import _dripline
 from flubber.kvstore._amqp_client import AMQPKVClient
 from flubber.kvstore._amqp_link import ALERTS_EXCHANGE, REQUESTS_EXCHANGE, Link, reply_code, safe_url, url_parameters
@@ -32,7 +33,7 @@ from flubber.kvstore._exceptions import AMQPConnectionError, AMQPError, Decoding
 logger = logging.getLogger(__name__)
 
 
-class AMQPService:
+class AMQPService(Service):
     """Serve a :class:`~flubber.kvstore.KVNode` on RabbitMQ (dripline wire format).
 
     :param node: the node that answers requests.
@@ -44,6 +45,8 @@ class AMQPService:
 
     :meth:`start` returns at once; :meth:`wait_ready` waits until requests
     are consumed. Broadcasts of the node's keys go to the ``alerts`` exchange.
+    The lifecycle is flubber's one (:doc:`/lifecycle`); ``close`` is an
+    alias of :meth:`stop`.
     """
 
     #: Exchange requests arrive on.
@@ -61,6 +64,8 @@ class AMQPService:
     reconnect_max_delay = 30.0
     #: Seconds allowed for connecting and each set-up step.
     setup_timeout = 10.0
+    #: Seconds :meth:`stop` waits for the broker to confirm the close, by default.
+    stop_timeout = 5.0
 
     def __init__(self, node, url, queue=None, workers=4, forward_remote=True):
         self.node = node
@@ -79,28 +84,37 @@ class AMQPService:
         self._link = None
         self._inbox = gevent.queue.Queue()
         self._greenlets = []
-        self._stopping = False
 
     # -- life cycle ----------------------------------------------------------------------
     def start(self):
         """Connect in the background and serve; return self."""
-        if self._greenlets:
-            return self
-        self._stopping = False
+        return super().start()
+
+    def _start(self):
         self.node.add_alert_sink(self.publish_alert)
         if self.forward_remote and self.node.remote is None:
             self.node.remote = AMQPKVClient(self.url)
         self._greenlets = [gevent.spawn(self._run)]
         self._greenlets += [gevent.spawn(self._work) for _ in range(self.workers)]
-        return self
 
     def wait_ready(self, timeout=None):
         """Wait until requests are consumed; return True, or False after *timeout* seconds."""
         return self.ready.wait(timeout)
 
-    def stop(self, timeout=5.0):
-        """Stop consuming, close the connection and end the greenlets."""
-        self._stopping = True
+    def stop(self, timeout=None):
+        """Stop consuming, close the connection and end the greenlets.
+
+        Waits at most *timeout* seconds (default :attr:`stop_timeout`) for
+        the broker and for each step.
+        """
+        return super().stop(timeout)
+
+    def close(self, timeout=None):
+        """The same as :meth:`stop`."""
+        return self.stop(timeout)
+
+    def _stop(self, timeout):
+        timeout = self.stop_timeout if timeout is None else timeout
         self.ready.clear()
         try:
             self.node.remove_alert_sink(self.publish_alert)
@@ -115,14 +129,6 @@ class AMQPService:
         gevent.killall(self._greenlets, timeout=timeout)
         self._greenlets = []
 
-    close = stop
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()
-
     # -- connection ------------------------------------------------------------------------
     @property
     def binding_keys(self):
@@ -134,7 +140,7 @@ class AMQPService:
 
     def _run(self):
         delay = self.reconnect_delay
-        while not self._stopping:
+        while not self._stop_requested:
             link = Link(self.url, "flubber node %s" % self.queue)
             self._link = link
             try:
@@ -142,7 +148,7 @@ class AMQPService:
                 self._set_up(link)
             except (AMQPError, AMQPConnectionError, pika.exceptions.AMQPError) as exc:
                 link.abort()
-                if self._stopping:
+                if self._stop_requested:
                     break
                 logger.warning("AMQP %s: %s; retrying in %.1f s", self.queue, exc, delay)
                 gevent.sleep(delay)
@@ -155,7 +161,7 @@ class AMQPService:
                         safe_url(self.url))
             link.closed.wait()
             self.ready.clear()
-            if self._stopping:
+            if self._stop_requested:
                 break
             logger.warning("AMQP %s: lost the broker (%s); reconnecting", self.queue, link.reason)
             link.abort()

@@ -11,6 +11,7 @@ the rest is the specifier::
 """
 import logging
 
+from flubber._lifecycle import Service
 from flubber.kvstore import _dripline
 from flubber.kvstore._dripline import Reply
 from flubber.kvstore._endpoint import check_name, resolve_target
@@ -19,13 +20,17 @@ from flubber.kvstore._exceptions import AMQPRoutingKeyError, ConfigError, Dripli
 logger = logging.getLogger(__name__)
 
 
-class KVNode:
+class KVNode(Service):
     """A named set of KV stores that answers dripline requests.
 
     :param name: the node name, first word of ``node.store.key`` (None: no
         hierarchical addresses).
     :param stores: :class:`~flubber.kvstore.KVStore` objects to serve.
     :param alert_sinks: callables receiving every alert of every store.
+
+    :meth:`start` and :meth:`stop` run the stores' scheduled reads, with
+    flubber's one lifecycle (:doc:`/lifecycle`); requests are answered
+    whether or not it runs.
     """
 
     def __init__(self, name="flubber", stores=(), alert_sinks=()):
@@ -179,12 +184,18 @@ class KVNode:
                 logger.exception("node %s: alert sink %r failed", self.name, sink)
 
     def start(self):
-        """Start the scheduled reads of every store."""
+        """Start the scheduled reads of every store; return the node."""
+        return super().start()
+
+    def _start(self):
         for store in self._stores.values():
             store.start()
 
-    def stop(self):
-        """Stop the scheduled reads of every store."""
+    def stop(self, timeout=None):
+        """Stop the scheduled reads of every store. Idempotent; nothing here waits."""
+        return super().stop(timeout)
+
+    def _stop(self, timeout):
         for store in self._stores.values():
             store.stop()
 

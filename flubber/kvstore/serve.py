@@ -9,9 +9,7 @@
 """
 import logging
 
-import gevent.event
-
-from flubber._stopping import STOP_SIGNALS, wait_until_stopped
+from flubber._lifecycle import Service
 from flubber.kvstore._defaults import DEFAULT_HOST, DEFAULT_PORT
 from flubber.kvstore.config import NodeConfig, load_node_config
 from flubber.kvstore.tcp import KVTCPServer, server_ssl_context
@@ -19,13 +17,16 @@ from flubber.kvstore.tcp import KVTCPServer, server_ssl_context
 logger = logging.getLogger(__name__)
 
 
-class NodeServer:
+class NodeServer(Service):
     """The running KV part of a node: its :class:`~flubber.kvstore.KVNode` and transports.
 
     :param config: a :class:`~flubber.kvstore.config.NodeConfig`.
     :param node: an already built node (default: built from *config*).
 
-    Nothing runs until :meth:`start`. :meth:`stop` undoes everything started.
+    Nothing runs until :meth:`start`. :meth:`stop` undoes everything
+    started, and a stopped server starts again with new transports. The
+    lifecycle is flubber's one (:doc:`/lifecycle`); ``close`` is an alias
+    of :meth:`stop`.
     """
 
     def __init__(self, config, node=None):
@@ -37,7 +38,6 @@ class NodeServer:
         self.tcp_server = None
         #: The :class:`~flubber.kvstore.AMQPService` while running with AMQP on, else None.
         self.amqp_service = None
-        self._stopped = gevent.event.Event()
 
     @classmethod
     def from_file(cls, path, extra_sections=()):
@@ -51,6 +51,9 @@ class NodeServer:
 
     def start(self):
         """Bind TCP, connect AMQP (in the background), start scheduled reads; return self."""
+        return super().start()
+
+    def _start(self):
         tcp, amqp = self.config.tcp, self.config.amqp
         try:
             if tcp is not None:
@@ -69,33 +72,25 @@ class NodeServer:
                                                 workers=amqp.get("workers", 4)).start()
             self.node.start()
         except BaseException:
-            self.stop()
+            self._stop(None)
             raise
-        self._stopped.clear()
-        return self
 
-    def stop(self):
-        """Stop scheduled reads, close the TCP server and the AMQP service. Idempotent."""
-        self.node.stop()
+    def stop(self, timeout=None):
+        """Stop scheduled reads, the TCP server and the AMQP service (each within *timeout*). Idempotent."""
+        return super().stop(timeout)
+
+    def close(self, timeout=None):
+        """The same as :meth:`stop`."""
+        return self.stop(timeout)
+
+    def _stop(self, timeout):
+        self.node.stop(timeout)
         server, self.tcp_server = self.tcp_server, None
         if server is not None:
-            server.close()
+            server.stop(timeout)
         service, self.amqp_service = self.amqp_service, None
         if service is not None:
-            service.stop()
-        self._stopped.set()
-
-    close = stop
-
-    def serve_forever(self, stop_signals=STOP_SIGNALS):
-        """Block until :meth:`stop` or one of *stop_signals*; then stop."""
-        wait_until_stopped(self._stopped, self.stop, stop_signals)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()
+            service.stop(timeout)
 
 
 def serve_node(config, tcp=None, amqp=None, ready=None):

@@ -17,10 +17,10 @@ import logging
 import socket as stdlib_socket
 
 import gevent
-import gevent.event
 import gevent.socket
 from gevent.server import DatagramServer
 
+from flubber._lifecycle import Service
 from flubber.sockets._exceptions import PortInUseError
 from flubber.sockets._protocol import MAX_REQUEST_SIZE
 from flubber.sockets._status import PORTS
@@ -103,8 +103,12 @@ class _Server(DatagramServer):
         return None
 
 
-class UDPSocketBase:
+class UDPSocketBase(Service):
     """What every pull and push socket shares: bind, serve, stop, send.
+
+    The lifecycle is flubber's one (:doc:`/lifecycle`); ``join`` and
+    ``is_alive`` are kept for scripts written against PyExpLabSys'
+    thread-based sockets.
 
     Subclasses set ``protocol`` (a pull or push protocol object) before
     calling this constructor and implement ``_on_datagram(request,
@@ -131,8 +135,6 @@ class UDPSocketBase:
         self._address = None
         self._outbox = collections.deque()
         self._writer = None
-        self._stopped = gevent.event.Event()
-        self._stopped.set()
         self._bind()
 
     # -- lifetime ------------------------------------------------------
@@ -154,31 +156,45 @@ class UDPSocketBase:
         return self._address
 
     def start(self):
-        """Start serving requests; returns at once.
+        """Start serving requests; return the socket at once.
 
         Calling it again while serving does nothing. After :meth:`stop` it
         binds the same port again (raising
         :class:`~flubber.sockets.PortInUseError` if it was taken since).
         """
-        if self.is_alive():
-            return
+        return super().start()
+
+    def _start(self):
         if self._socket is None:
             self._bind()
         server = _Server(self._socket, self._on_datagram, self.protocol.max_request_size)
         server.max_accept = self.max_accept
-        server.start()
+        try:
+            server.start()
+        except BaseException:
+            self._release()
+            raise
         self._server = server
-        self._stopped.clear()
         self._on_start()
         LOG.info("%s serving on UDP %s:%d", self, *self._address[:2])
 
-    def stop(self):
+    def stop(self, timeout=None):
         """Stop serving and free the port at once.
 
         Harmless before :meth:`start` (it then just frees the port) and
         when called twice. A new socket can bind the port as soon as this
-        returns.
+        returns. *timeout* is accepted for the common lifecycle; nothing
+        here waits.
         """
+        return super().stop(timeout)
+
+    def _stop(self, timeout):
+        self._release()
+
+    def _stop_idle(self):
+        self._release()
+
+    def _release(self):
         server, self._server = self._server, None
         sock, self._socket = self._socket, None
         self._raw = None
@@ -195,7 +211,6 @@ class UDPSocketBase:
             self._outbox.clear()
             PORTS.release(self)
             self._address = None
-            self._stopped.set()
         LOG.info("%s stopped", self)
 
     @property
@@ -218,20 +233,13 @@ class UDPSocketBase:
         """Wait until the socket is stopped (or *timeout* seconds passed).
 
         Returns whether it is stopped. For scripts written against
-        PyExpLabSys' thread-based sockets.
+        PyExpLabSys' thread-based sockets; the same as :meth:`wait`.
         """
-        return self._stopped.wait(timeout)
+        return self.wait(timeout)
 
     def is_alive(self):
-        """Return whether the socket is serving."""
-        return self._server is not None
-
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info):
-        self.stop()
+        """Return whether the socket is serving (:attr:`running`, PyExpLabSys' name)."""
+        return self.running
 
     def _on_start(self):
         """Hook for subclasses: called when serving started."""

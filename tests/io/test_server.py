@@ -1,4 +1,4 @@
-"""StreamServer behaviour, shown on TCP: greenlet per connection, bookkeeping, shutdown."""
+"""StreamServer behaviour, shown on TCP (and restart on a pipe): greenlet per connection, bookkeeping, shutdown."""
 import logging
 import os
 import signal
@@ -7,7 +7,7 @@ import gevent
 import gevent.event
 import pytest
 
-from flubber.io import StreamClosedError, TCPServer, connect_tcp
+from flubber.io import PipeClient, PipeServer, StreamClosedError, StreamError, TCPServer, connect_tcp
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -196,13 +196,38 @@ def test_max_connections_caps_concurrent_handlers():
     server.close()
 
 
-def test_start_needs_bind_and_a_closed_server_cannot_restart():
+def test_start_needs_bind():
     server = TCPServer(handler=lambda connection: None)
-    with pytest.raises(Exception, match="bind"):
+    with pytest.raises(StreamError, match="bind"):
         server.start()
     server.close()
-    with pytest.raises(StreamClosedError):
-        server.bind(("127.0.0.1", 0))
+    assert server.closed
+
+
+def test_a_closed_server_starts_again_on_the_same_port():
+    server = _start(TCPServer(handler=lambda connection: connection.write(b"hi\n")))
+    address = server.sockname
+    server.close()
+    assert not server.running
+    assert server.start() is server
+    assert server.sockname == address
+    assert _client(server).read_until(b"\n") == b"hi\n"
+    server.close()
+
+
+def test_a_closed_pipe_server_starts_again_on_the_same_path(tmp_path):
+    path = str(tmp_path / "again.sock")
+    server = PipeServer(handler=lambda connection: connection.write(b"hi\n"))
+    server.bind(path)
+    server.start()
+    server.close()
+    assert not os.path.exists(path)
+    server.start()
+    client = PipeClient()
+    client.connect(path, timeout=5)
+    assert client.read_until(b"\n") == b"hi\n"
+    client.close()
+    server.close()
 
 
 def test_missing_handler_is_reported(caplog):
