@@ -22,8 +22,17 @@ names, so any of them is one import away:
   (``flubber fleet``).
 * :mod:`flubber.plot`: logged series read back and drawn (``flubber plot``).
 * :mod:`flubber.cli`: the ``flubber`` command line.
+
+Every service among them (servers, sockets, the logger, dumps, the KV node
+and its transports, the lab node) has the one lifecycle of
+:class:`Service`: ``start()`` returns it, ``stop(timeout)`` is idempotent,
+``running`` tells, ``serve_forever()`` runs a program.
 """
+from flubber._lifecycle import Service, ServiceState
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "Service", "ServiceState"]
+
+# Documented, and shown as the base of every service, at their public place (as trio does).
+Service.__module__ = ServiceState.__module__ = "flubber"
