@@ -1,4 +1,4 @@
-"""``flubber simulate scpi`` and ``flubber share ADDRESS``: a simulated instrument, and sharing one.
+"""``flubber simulate scpi``, ``flubber share ADDRESS``, ``flubber query ADDRESS LINE...``: line instruments.
 
 ``flubber simulate scpi --port 5025`` runs the simulated SCPI instrument of
 :mod:`flubber.instruments.scpi` (``--pty`` serves it on a pseudo-terminal,
@@ -7,12 +7,19 @@ instrument at ADDRESS to many TCP clients in its own line protocol (see
 :mod:`flubber.instruments.share`), with an access log line per client.
 Both stop on Ctrl-C or SIGTERM. Exit status 0 after a clean stop, 2 for a
 bad address or option, 1 when the port cannot be bound.
+
+``flubber query ADDRESS LINE...`` sends each line to the instrument (or to a
+share of it) and prints the reply of each query: exit status 0 when every
+line went through, 1 when one failed (the error is printed), 2 for a bad
+address.
 """
+import re
 import logging
 import sys
 
-from flubber.instruments import InstrumentShare, LineInstrument, ScpiServer, ScpiSimulator
+from flubber.instruments import InstrumentError, InstrumentShare, LineInstrument, ScpiServer, ScpiSimulator
 from flubber.instruments.address import SIMULATORS
+from flubber.instruments.share import QUERY_PATTERN
 from flubber.io import StreamError
 
 
@@ -72,6 +79,29 @@ def run_share(args):
     return 0
 
 
+def run_query(args):
+    """Send the lines, print the replies; return the exit status."""
+    try:
+        instrument = LineInstrument(args.address, timeout=args.timeout, terminator=_terminator(args.terminator),
+                                    encoding=args.encoding)
+        is_query = re.compile(args.query_pattern).search
+    except (ValueError, LookupError, re.error) as exc:
+        print("flubber query: %s" % exc, file=sys.stderr)
+        return 2
+    try:
+        for line in args.lines:
+            if is_query(line):
+                print(instrument.query(line), flush=True)
+            else:
+                instrument.write(line)
+    except (InstrumentError, ValueError) as exc:
+        print("flubber query: %s" % exc, file=sys.stderr)
+        return 1
+    finally:
+        instrument.stop()
+    return 0
+
+
 def register(subparsers):
     """Add the ``simulate`` and ``share`` subcommands to *subparsers*."""
     parser = subparsers.add_parser(
@@ -126,4 +156,29 @@ def register(subparsers):
                         help="a client's lock is taken back after this long without a request (default 10); "
                              "example: --lock-timeout 30")
     parser.set_defaults(func=run_share)
+
+    parser = subparsers.add_parser(
+        "query", help="send lines to a line instrument (or its share) and print the replies",
+        description="Send each LINE to the instrument at ADDRESS, one at a time; a line whose command ends in ? "
+                    "is a query and its reply is printed, any other line is written.",
+        epilog="examples: flubber query tcp://127.0.0.1:5025 '*IDN?' 'MEAS:TEMP?' | "
+               "flubber query tcp://127.0.0.1:5025 'SOUR:TEMP 40' 'SYST:ERR?' | "
+               "flubber query 'serial:///dev/ttyUSB0?baudrate=9600' '*IDN?' --terminator '\\r\\n'",
+    )
+    parser.add_argument("address",
+                        help="the instrument or a share: tcp://HOST:PORT, serial:///dev/X?baudrate=N, "
+                             "pipe:///path or sim://scpi; example: tcp://127.0.0.1:5025")
+    parser.add_argument("lines", nargs="+", metavar="LINE",
+                        help="what to send, one line each; example: '*IDN?' 'SOUR:TEMP 40'")
+    parser.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS",
+                        help="seconds a line may take (default 2); example: --timeout 5")
+    parser.add_argument("--terminator", default="\\n",
+                        help="line terminator of the instrument, with escapes (default \\n); "
+                             "example: --terminator '\\r\\n'")
+    parser.add_argument("--encoding", default="ascii",
+                        help="text encoding of the instrument (default ascii); example: --encoding latin-1")
+    parser.add_argument("--query-pattern", default=QUERY_PATTERN, metavar="REGEX",
+                        help="a line where this matches is a query (default: a command ending in ?); "
+                             "example: --query-pattern '\\?$'")
+    parser.set_defaults(func=run_query)
     return parser

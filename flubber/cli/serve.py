@@ -58,6 +58,8 @@ def describe(node):
         store = next(name for name, s in kv.stores.items() if setpoint in s.endpoint_names)
         lines.append("  flubber get %s %s" % (setpoint, host))
         lines.append("  flubber set %s.%s.%s 40 %s" % (kv.name, store, setpoint, host))
+    for share in node.shares[:1]:
+        lines.append("  flubber query tcp://%s:%d '*IDN?'" % share.address)
     if node.logger is not None and node.instruments:
         lines.append("  flubber plot %s %s --table %s --since 10m -o %s.png"
                      % (node.logger.status()["target"], " ".join(node.codenames), node.logger.table, kv.name))
