@@ -10,8 +10,8 @@ bad address or option, 1 when the port cannot be bound.
 
 ``flubber query ADDRESS LINE...`` sends each line to the instrument (or to a
 share of it) and prints the reply of each query: exit status 0 when every
-line went through, 1 when one failed (the error is printed), 2 for a bad
-address.
+line went through, 1 when one failed (the error, or a share's
+``:FLUBBER:ERROR`` reply, is printed), 2 for a bad address.
 """
 import re
 import logging
@@ -19,7 +19,7 @@ import sys
 
 from flubber.instruments import InstrumentError, InstrumentShare, LineInstrument, ScpiServer, ScpiSimulator
 from flubber.instruments.address import SIMULATORS
-from flubber.instruments.share import QUERY_PATTERN
+from flubber.instruments.share import ESCAPE, QUERY_PATTERN
 from flubber.io import StreamError
 
 
@@ -91,7 +91,11 @@ def run_query(args):
     try:
         for line in args.lines:
             if is_query(line):
-                print(instrument.query(line), flush=True)
+                reply = instrument.query(line)
+                if reply.startswith(ESCAPE + "ERROR"):  # a share could not get the instrument's reply
+                    print("flubber query: %s" % reply, file=sys.stderr)
+                    return 1
+                print(reply, flush=True)
             else:
                 instrument.write(line)
     except (InstrumentError, ValueError) as exc:

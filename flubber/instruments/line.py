@@ -150,8 +150,9 @@ class LineInstrument:
         that send a degree sign).
     :param name: for messages and logs (default: the address).
     :param late_reply_wait: seconds to wait for the reply of a request that
-        timed out, before the next request goes out (default: that request's
-        timeout).
+        timed out, before the next request goes out; then the connection is
+        opened anew (default: that request's timeout on a serial port, where
+        reopening cannot stop a late reply, else at most 0.5 s).
 
     The instrument starts on :meth:`start` or on its first request, and
     connects on its first request. ``with LineInstrument(...) as meter:``
@@ -409,7 +410,7 @@ class LineInstrument:
                 self.stats.errors += kind != _LOCK
                 self.stats.timeouts += kind != _LOCK
                 reason = ("it is locked by %s" % self._hold.owner) if self._hold is not None else \
-                         "%d requests before it" % len(self._queue)
+                         "the instrument is busy: %d requests waiting" % len(self._queue)
                 raise InstrumentTimeoutError("%s: %r waited %g s in line and was not sent (%s)"
                                              % (self.name, request.text, timeout, reason))
         return request.result.get()
@@ -521,7 +522,8 @@ class LineInstrument:
             stats.timeouts += 1
             if request.kind == _QUERY:
                 self._owed += 1
-                self._owed_wait = self.late_reply_wait or request.timeout
+                self._owed_wait = self.late_reply_wait or (
+                    request.timeout if self.address.scheme == "serial" else min(request.timeout, 0.5))
                 self._dirty = True
                 raise InstrumentTimeoutError("%s: no reply to %r within %g s"
                                              % (self.name, request.text, request.timeout)) from None
