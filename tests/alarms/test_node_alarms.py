@@ -11,7 +11,7 @@ import pytest
 from flubber.kvstore import ConfigError
 from flubber.node import LabNode
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = pytest.mark.timeout(180)
 
 NODE_FILE = """
 name: ovenlab
@@ -52,7 +52,7 @@ def oven_node(tmp_path, webhook):
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(tmp_path))
     banner = []
     port = None
-    with gevent.Timeout(60, False):
+    with gevent.Timeout(90, False):
         while port is None:
             line = process.stdout.readline()
             if not line:
@@ -134,7 +134,7 @@ def test_a_failing_instrument_goes_invalid():
     })
     node.start()
     try:
-        with gevent.Timeout(10):
+        with gevent.Timeout(60):
             while node.alarms.get("broken").severity.name != "INVALID":
                 gevent.sleep(0.01)
         assert "failed 3 times in a row: OSError: no reply" in node.alarms.get("broken").message
