@@ -20,7 +20,6 @@ behind reaches the next request:
 Everything is counted in :attr:`LineInstrument.stats`.
 """
 import contextlib
-import enum
 import logging
 import os
 import re
@@ -31,6 +30,7 @@ import gevent
 import gevent.event
 from gevent import getcurrent
 
+from flubber._lifecycle import Service
 from flubber.instruments._exceptions import (
     InstrumentConnectionError,
     InstrumentError,
@@ -50,12 +50,6 @@ log = logging.getLogger(__name__)
 _WRITE = "write"
 _QUERY = "query"
 _LOCK = "lock"
-
-
-class _State(enum.Enum):
-    NEW = "new"
-    RUNNING = "running"
-    STOPPED = "stopped"
 
 
 class InstrumentStats:
@@ -137,7 +131,7 @@ def _check_terminator(name, value):
     return value
 
 
-class LineInstrument:
+class LineInstrument(Service):
     """An instrument that speaks a line protocol, at an address.
 
     :param address: ``tcp://HOST:PORT``, ``serial:///dev/ttyUSB0?baudrate=9600``,
@@ -154,9 +148,10 @@ class LineInstrument:
         opened anew (default: that request's timeout on a serial port, where
         reopening cannot stop a late reply, else at most 0.5 s).
 
-    The instrument starts on :meth:`start` or on its first request, and
-    connects on its first request. ``with LineInstrument(...) as meter:``
-    starts and stops it.
+    The instrument is a :class:`~flubber.Service`: it starts on
+    :meth:`start` (or on its first request) and connects on its first
+    request; :meth:`stop` fails the waiting requests and closes the
+    connection; ``with LineInstrument(...) as meter:`` starts and stops it.
 
     >>> meter = LineInstrument("tcp://192.168.1.20:5025", timeout=2).start()   # doctest: +SKIP
     >>> meter.query("*IDN?")                                                   # doctest: +SKIP
@@ -198,7 +193,6 @@ class LineInstrument:
         self.last_error = None
         self._read_bytes = self.read_terminator.encode(encoding)
         self._write_bytes = self.write_terminator.encode(encoding)
-        self._state = _State.NEW
         self._queue = deque()
         self._wakeup = gevent.event.Event()
         self._owner = None
@@ -216,11 +210,6 @@ class LineInstrument:
     # -- life cycle --------------------------------------------------------------------
 
     @property
-    def running(self):
-        """True between :meth:`start` and :meth:`stop`."""
-        return self._state is _State.RUNNING
-
-    @property
     def connected(self):
         """True while a connection to the instrument is open."""
         return self._stream is not None
@@ -230,28 +219,12 @@ class LineInstrument:
         """The :class:`~flubber.instruments.ScpiSimulator` behind a ``sim://`` address once connected, else ``None``."""
         return self._simulator.simulator if self._simulator is not None else None
 
-    def start(self):
-        """Start the greenlet that owns the connection; return self.
+    def _start(self):
+        """Start the greenlet that owns the connection (the connection opens with the first request)."""
+        self._owner = gevent.spawn(self._run)
 
-        The connection opens with the first request.
-
-        :raises InstrumentStoppedError: the instrument was stopped (make a new one).
-        """
-        if self._state is _State.STOPPED:
-            raise InstrumentStoppedError("%s was stopped: make a new LineInstrument" % self.name)
-        if self._state is _State.NEW:
-            self._state = _State.RUNNING
-            self._owner = gevent.spawn(self._run)
-        return self
-
-    def stop(self, timeout=None):
-        """Fail the waiting requests, close the connection and stop; idempotent.
-
-        :param timeout: seconds to wait for the owning greenlet to end (``None``: until it ended).
-        """
-        if self._state is _State.STOPPED:
-            return
-        self._state = _State.STOPPED
+    def _stop(self, timeout):
+        """Fail the waiting requests, end the owning greenlet, close the connection and the simulator."""
         owner, self._owner = self._owner, None
         if owner is not None:
             owner.kill(timeout=timeout)
@@ -260,17 +233,13 @@ class LineInstrument:
             if not request.result.ready():
                 request.result.set_exception(InstrumentStoppedError("%s was stopped" % self.name))
         self._close_stream()
+        self._hold = None
+        self._holds.clear()
         simulator, self._simulator = self._simulator, None
         if simulator is not None:
             simulator.stop(timeout)
 
-    close = stop
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()
+    close = Service.stop
 
     # -- requests ----------------------------------------------------------------------
 
@@ -369,7 +338,7 @@ class LineInstrument:
         return {
             "name": self.name,
             "address": self.address.text,
-            "state": self._state.value,
+            "state": self.service_state.value,
             "connected": self.connected,
             "holder": self.holder,
             "waiting": len(self._queue),
@@ -378,10 +347,13 @@ class LineInstrument:
         }
 
     def __repr__(self):
-        return "<LineInstrument %s %s%s>" % (self.name, self._state.value, ", connected" if self.connected else "")
+        return "<LineInstrument %s %s%s>" % (self.name, self.service_state.value,
+                                             ", connected" if self.connected else "")
 
     def _submit(self, kind, payload, timeout, hold=False):
-        if self._state is not _State.RUNNING:
+        if not self.running:
+            if self._stop_requested:
+                raise InstrumentStoppedError("%s is stopped: start() it again" % self.name)
             self.start()
         timeout = self.timeout if timeout is None else _check_seconds("timeout", timeout)
         if hold is False:

@@ -37,10 +37,9 @@ import tty
 from collections import deque
 
 import gevent
-import gevent.event
 
 from flubber import __version__
-from flubber._stopping import STOP_SIGNALS, wait_until_stopped
+from flubber._lifecycle import Service
 from flubber.instruments._exceptions import AddressError
 from flubber.instruments.simulated import Oven
 from flubber.io import PipeServer, StreamError, TCPServer, TTYStream, parse_tcp_address
@@ -163,8 +162,12 @@ class ScpiSimulator:
         return self.errors.popleft() if self.errors else _NO_ERROR
 
 
-class ScpiServer:
+class ScpiServer(Service):
     """Serves a :class:`ScpiSimulator` like a real instrument: one connection at a time.
+
+    A :class:`~flubber.Service`: :meth:`start` serves in the background,
+    :meth:`stop` closes the connection, :meth:`serve_forever` runs
+    ``flubber simulate``.
 
     :param listen: ``"tcp://HOST:PORT"`` (port 0: a free one),
         ``"pipe:///path"`` or ``"pipe://@name"``, or ``"pty"`` for a
@@ -191,9 +194,6 @@ class ScpiServer:
         self._pty_stream = None
         self._pty_slave = None
         self._pty_greenlet = None
-        self._running = False
-        self._stopped = gevent.event.Event()
-        self._stopped.set()
         self._scheme = self._check_listen(listen)
 
     @staticmethod
@@ -204,11 +204,6 @@ class ScpiServer:
         if not sep or scheme not in ("tcp", "pipe"):
             raise AddressError("the simulator listens on tcp://HOST:PORT, pipe:///path or pty, not %r" % (listen,))
         return scheme
-
-    @property
-    def running(self):
-        """True between :meth:`start` and :meth:`stop`."""
-        return self._running
 
     @property
     def address(self):
@@ -222,10 +217,8 @@ class ScpiServer:
             return "tcp://%s:%d" % ("[%s]" % host if ":" in host else host, port)
         return "pipe://%s" % self._server.pipename
 
-    def start(self):
-        """Bind and serve in the background; return self (a running server is left as is)."""
-        if self._running:
-            return self
+    def _start(self):
+        """Bind (or open the pty) and serve in the background."""
         if self._scheme == "pty":
             self._start_pty()
         else:
@@ -239,10 +232,7 @@ class ScpiServer:
                 server.close()
                 raise
             self._server = server
-        self._running = True
-        self._stopped.clear()
         log.info("SCPI simulator on %s", self.address)
-        return self
 
     def _start_pty(self):
         master, slave = pty.openpty()
@@ -282,13 +272,11 @@ class ScpiServer:
         except StreamError as exc:
             log.debug("SCPI simulator: connection ended: %s", exc)
 
-    def stop(self, timeout=None):
-        """Stop serving and close the connection; idempotent."""
+    def _stop(self, timeout):
+        """Stop serving and close the connection."""
         server, self._server = self._server, None
         if server is not None:
-            if timeout is not None:
-                server.stop_timeout = timeout
-            server.close()
+            server.stop(timeout)
         greenlet, self._pty_greenlet = self._pty_greenlet, None
         if greenlet is not None:
             greenlet.kill(timeout=timeout)
@@ -298,19 +286,6 @@ class ScpiServer:
         slave, self._pty_slave = self._pty_slave, None
         if slave is not None:
             os.close(slave)
-        self._running = False
-        self._stopped.set()
-
-    def serve_forever(self, stop_signals=STOP_SIGNALS):
-        """Start (if needed) and block until :meth:`stop` or one of *stop_signals*."""
-        self.start()
-        wait_until_stopped(self._stopped, self.stop, stop_signals)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()
 
     def __repr__(self):
-        return "<ScpiServer %s%s>" % (self.address or self.listen, "" if self._running else " stopped")
+        return "<ScpiServer %s%s>" % (self.address or self.listen, "" if self.running else " stopped")

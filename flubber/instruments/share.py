@@ -38,9 +38,7 @@ import re
 import time
 from collections import deque
 
-import gevent.event
-
-from flubber._stopping import STOP_SIGNALS, wait_until_stopped
+from flubber._lifecycle import Service
 from flubber.instruments._exceptions import InstrumentError, InstrumentLockError
 from flubber.io import StreamError, TCPServer
 
@@ -104,8 +102,11 @@ class ClientStats:
                    self.latency_max * 1e3))
 
 
-class InstrumentShare:
+class InstrumentShare(Service):
     """Serves a :class:`~flubber.instruments.LineInstrument` to many TCP clients.
+
+    A :class:`~flubber.Service`: :meth:`start` listens (again on the same
+    port after a stop), :meth:`stop` closes every client connection.
 
     :param instrument: the instrument (started by the share when needed;
         stopping the share leaves it running for its other users).
@@ -139,16 +140,9 @@ class InstrumentShare:
         #: Statistics of clients that left, newest last.
         self.finished = deque(maxlen=self.keep_finished)
         self._server = None
-        self._stopped = gevent.event.Event()
-        self._stopped.set()
         terminator = instrument.write_terminator.encode(instrument.encoding)
         self._line_end = terminator
         self._reply_end = instrument.read_terminator.encode(instrument.encoding)
-
-    @property
-    def running(self):
-        """True between :meth:`start` and :meth:`stop`."""
-        return self._server is not None
 
     @property
     def address(self):
@@ -162,13 +156,11 @@ class InstrumentShare:
         """Statistics of the connected clients (:class:`ClientStats`)."""
         return list(self._clients.values())
 
-    def start(self):
-        """Listen and serve in the background; return self.
+    def _start(self):
+        """Listen and serve in the background (the instrument is started too when needed).
 
         :raises flubber.io.TCPError: the port cannot be bound (in use, or not allowed).
         """
-        if self._server is not None:
-            return self
         self.instrument.start()
         server = TCPServer(handler=self._serve_client)
         try:
@@ -179,29 +171,13 @@ class InstrumentShare:
             raise
         self._server = server
         self.port = self.address[1]
-        self._stopped.clear()
         log.info("share of %s on %s:%d", self.instrument.name, self.host, self.port)
-        return self
 
-    def stop(self, timeout=None):
-        """Close every client connection and stop listening; idempotent. The instrument keeps running."""
+    def _stop(self, timeout):
+        """Close every client connection and stop listening; the instrument keeps running."""
         server, self._server = self._server, None
         if server is not None:
-            if timeout is not None:
-                server.stop_timeout = timeout
-            server.close()
-        self._stopped.set()
-
-    def serve_forever(self, stop_signals=STOP_SIGNALS):
-        """Start (if needed) and block until :meth:`stop` or one of *stop_signals*."""
-        self.start()
-        wait_until_stopped(self._stopped, self.stop, stop_signals)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()
+            server.stop(timeout)
 
     def status(self):
         """Return a JSON-friendly snapshot: where, the instrument, and every connected client."""

@@ -267,8 +267,17 @@ def test_stop_fails_waiting_requests_and_is_idempotent(make_simulator):
         greenlet.join(5)
         assert isinstance(greenlet.exception, InstrumentStoppedError)
     assert not meter.running
-    with pytest.raises(InstrumentStoppedError, match="make a new LineInstrument"):
+    with pytest.raises(InstrumentStoppedError, match="is stopped: start\\(\\) it again"):
         meter.query("*IDN?")
+
+
+def test_a_stopped_instrument_starts_again(simulator, make_instrument):
+    meter = make_instrument(simulator.address, timeout=5)
+    assert meter.query("ECHO? first") == "first"
+    meter.stop()
+    assert meter.start() is meter and meter.running
+    assert meter.query("ECHO? again") == "again"
+    assert meter.stats.connects == 2
 
 
 def test_start_returns_self_and_a_first_request_starts_it(simulator):

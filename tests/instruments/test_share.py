@@ -216,6 +216,18 @@ def test_stop_closes_clients_and_is_idempotent(share):
     assert share.instrument.running  # the instrument is left to its other users
 
 
+def test_a_stopped_share_listens_again_on_its_port(share):
+    port = share.address[1]
+    share.stop()
+    share.start()
+    assert share.address[1] == port
+    client = connect(share)
+    try:
+        assert ask(client, "ECHO? back") == "back"
+    finally:
+        client.abort()
+
+
 @pytest.mark.timeout(240)
 def test_eight_pyvisa_processes_share_the_instrument_while_the_node_polls_it(make_simulator):
     pytest.importorskip("pyvisa_py", reason="pip install 'flubber[test]' (pyvisa and pyvisa-py)")
