@@ -17,14 +17,17 @@
     timestamp = yes              ; add the start time to each file name
 
 Every option of ``[dump]`` except ``timeout`` is a dump; a file without a
-``[dump]`` section configures no dumps.
+``[dump]`` section configures no dumps. Any other section is an error
+(``[dmp]``: "did you mean 'dump'?"), unless it is named in
+*ignore_sections*: a file shared with another program keeps that
+program's sections.
 """
 import configparser
 import os
 import textwrap
 
 from flubber.dump._exceptions import DumpConfigurationError
-from flubber._config import positive_seconds
+from flubber._config import positive_seconds, suggest
 from flubber.dump._protocol import check_identifier
 from flubber.dump.devices import make_device, parse_bool
 from flubber.dump.thedump import TheDump
@@ -112,15 +115,18 @@ class DumpConfiguration:
     """The dumps an INI file describes, checked when the file is read.
 
     :param filename: path of the INI file.
-    :raises DumpConfigurationError: when the file cannot be read or a value
-        is wrong; the message names the file, section and option.
+    :param ignore_sections: names of sections that belong to another
+        program sharing the file; any other unknown section is an error.
+    :raises DumpConfigurationError: when the file cannot be read, has a
+        section it does not know, or a value is wrong; the message names
+        the file, section and option.
 
     >>> config = DumpConfiguration.from_string("[dump]\\ntimeout = 2\\ndmesg = dmesg -k\\n")
     >>> config.timeout, config.commands
     (2.0, {'dmesg': 'dmesg -k'})
     """
 
-    def __init__(self, filename):
+    def __init__(self, filename, ignore_sections=()):
         parser = self._new_parser()
         try:
             with open(filename, encoding="utf-8") as handle:
@@ -130,13 +136,13 @@ class DumpConfiguration:
                 filename, exc.strerror or exc)) from exc
         except UnicodeDecodeError as exc:
             raise DumpConfigurationError("%s: not a UTF-8 text file (%s)" % (filename, exc)) from exc
-        self._load(parser, text, str(filename))
+        self._load(parser, text, str(filename), ignore_sections)
 
     @classmethod
-    def from_string(cls, text, filename="<string>"):
+    def from_string(cls, text, filename="<string>", ignore_sections=()):
         """Read the configuration from *text*; *filename* names it in error messages."""
         self = cls.__new__(cls)
-        self._load(cls._new_parser(), text, filename)
+        self._load(cls._new_parser(), text, filename, ignore_sections)
         return self
 
     @staticmethod
@@ -153,7 +159,7 @@ class DumpConfiguration:
                 where += " %s" % option
         return DumpConfigurationError("%s: %s" % (where, message))
 
-    def _load(self, parser, text, filename):
+    def _load(self, parser, text, filename, ignore_sections=()):
         #: The file the configuration came from.
         self.filename = filename
         try:
@@ -162,6 +168,11 @@ class DumpConfiguration:
             raise DumpConfigurationError("%s: not a valid INI file: %s" % (
                 filename, str(exc).replace("\n", " "))) from exc
         constants = DumpConstants
+        known = (constants.section, constants.device_section, constants.options_section)
+        for section in parser.sections():
+            if section not in known and section not in ignore_sections and section != "DEFAULT":
+                raise self._error("unknown section%s; a dump file has the sections %s" % (
+                    suggest(section, known), ", ".join("[%s]" % name for name in known)), section)
         #: The silence timeout, seconds.
         self.timeout = float(constants.default_timeout)
         #: The dumps, ``{identifier: command}`` in file order (empty without a [dump] section).

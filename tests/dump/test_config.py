@@ -48,8 +48,21 @@ def test_defaults_follow_the_constants():
 
 
 def test_a_missing_section_means_no_dumps():
-    config = _config("[other]\nx = 1\n")
+    config = DumpConfiguration.from_string("[other]\nx = 1\n", "lab.ini", ignore_sections=("other",))
     assert config.commands == {} and config.dumps() == []
+
+
+def test_an_unknown_section_is_an_error_that_suggests_the_closest():
+    with pytest.raises(DumpConfigurationError) as info:
+        DumpConfiguration.from_string("[dmp]\ntimeout = 1\nx = ls\n", "lab.ini")
+    assert str(info.value) == ("lab.ini: [dmp]: unknown section; did you mean 'dump'?; a dump file has the "
+                               "sections [dump], [device], [dump_options]")
+
+
+def test_sections_of_another_program_sharing_the_file_can_be_ignored():
+    config = DumpConfiguration.from_string("[camera]\nfps = 5\n[dump]\nx = ls\n", "app.ini",
+                                           ignore_sections=("camera",))
+    assert config.commands == {"x": "ls"}
 
 
 def test_an_empty_file_means_no_dumps():
