@@ -25,7 +25,11 @@ and these::
 A driver is called in the node's greenlet for that instrument: it must not
 block the process (use :mod:`flubber.io` for instrument I/O). When the
 callable accepts a ``node`` argument, it gets the :class:`LabNode` (to read
-KV keys such as a setpoint with :meth:`LabNode.value`).
+KV keys such as a setpoint with :meth:`LabNode.value`). A driver whose
+arguments name KV keys lists them in a ``key_args`` attribute (the
+simulated ``Oven`` has ``key_args = ("setpoint_key",)``): the node checks
+those keys exist before it starts, so ``flubber serve --check`` finds a
+misspelt one.
 
 An instrument that speaks lines (SCPI, a vendor's ASCII) needs no Python: an
 ``address`` and a ``query`` read it, ``on_set`` writes a KV key's new value to
@@ -48,7 +52,7 @@ import time
 
 import gevent
 
-from flubber._config import Where
+from flubber._config import Where, suggest
 from flubber._lifecycle import Service
 from flubber.instruments import InstrumentError, InstrumentShare
 from flubber.io import StreamError
@@ -57,9 +61,15 @@ from flubber.kvstore import (
 )
 from flubber.nodefile import NODE_SECTIONS, check_lab_sections, load_lab_config, parse_lab_config
 
-__all__ = ["LabNode", "Instrument", "NODE_SECTIONS", "load_lab_config"]
+__all__ = ["LabNode", "Instrument", "UnknownKeyError", "NODE_SECTIONS", "load_lab_config"]
 
 log = logging.getLogger(__name__)
+
+
+class UnknownKeyError(LookupError):
+    """Raised by :meth:`LabNode.key` and :meth:`LabNode.value` (so by a driver
+    reading a key) for an address that names no KV key of the node; the
+    message lists the keys and the closest one."""
 
 
 def _accepts(function, name):
@@ -179,6 +189,8 @@ class LabNode(Service):
             self._ensure_key(instrument.key)
             if instrument.line is not None and instrument.line.on_set is not None:
                 self._ensure_key(instrument.line.on_set["key"])
+        for index, instrument in enumerate(self.instruments):
+            self._check_key_args(index, instrument)
         self._pull_settings = sections.pull
         self._push_settings = sections.push
         if self._push_settings is not None:
@@ -260,11 +272,58 @@ class LabNode(Service):
                                  dict(change.snapshot, node=self.kv.name, time=change.time),
                                  unixtime=change.time, name="alarm." + change.alarm.name))
 
+    def _check_key_args(self, index, instrument):
+        """Refuse a driver argument declared in its ``key_args`` that names no key of this node."""
+        declared = getattr(instrument.driver, "key_args", ())
+        if not declared:
+            return
+        try:
+            parameters = inspect.signature(instrument.driver).parameters
+        except (TypeError, ValueError):
+            parameters = {}
+        for name in declared:
+            if name in instrument.args:
+                address = instrument.args[name]
+            elif name in parameters and parameters[name].default is not inspect.Parameter.empty:
+                address = parameters[name].default
+            else:
+                continue
+            if address is None or self._has_key(address):
+                continue
+            given = "" if name in instrument.args else " (the driver's default)"
+            raise Where(self.source, "instruments[%d] (%s) args %s" % (index, instrument.name, name),
+                        error=ConfigError).error(
+                "no key %r on this node%s%s; keys: %s"
+                % (address, given, suggest(address, self._key_addresses()), ", ".join(self._key_names())))
+
+    def _has_key(self, address):
+        try:
+            self.kv.endpoint(address)
+        except AMQPRoutingKeyError:
+            return False
+        return True
+
+    def _key_names(self):
+        return [name for store in self.kv.stores.values() for name in store.endpoint_names]
+
+    def _key_addresses(self):
+        return self._key_names() + ["%s.%s.%s" % (self.kv.name, store_name, name)
+                                    for store_name, store in self.kv.stores.items()
+                                    for name in store.endpoint_names]
+
     # -- values ------------------------------------------------------------------------------
 
     def key(self, address):
-        """Return the KV key at *address* (a name or ``node.store.key``)."""
-        return self.kv.endpoint(address)
+        """Return the KV key at *address* (a name or ``node.store.key``).
+
+        :raises UnknownKeyError: no key has that address (the message lists them).
+        """
+        try:
+            return self.kv.endpoint(address)
+        except AMQPRoutingKeyError:
+            raise UnknownKeyError("no key %r on node %s%s; keys: %s" % (
+                address, self.kv.name, suggest(address, self._key_addresses()),
+                ", ".join(self._key_names()))) from None
 
     def value(self, address):
         """Return the raw value of the KV key at *address* (what a get calls ``value_raw``)."""

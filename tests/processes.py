@@ -14,10 +14,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(REPO, "examples")
 
 
-def child_env():
-    """Environment for a child Python that imports flubber from this checkout, unbuffered."""
+def child_env(path=()):
+    """Environment for a child Python that imports flubber from this checkout (and the folders *path*), unbuffered."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = os.pathsep.join([REPO, *map(str, path), env.get("PYTHONPATH", "")])
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -28,13 +28,13 @@ def flubber(*args, timeout=60, cwd=None):
                           timeout=timeout, cwd=cwd, env=child_env())
 
 
-def spawn(*argv, cwd=None, stdin=subprocess.DEVNULL):
+def spawn(*argv, cwd=None, stdin=subprocess.DEVNULL, path=()):
     """Start ``python ARGV`` (a script or ``-m flubber ...``) with text pipes for its output; return the Popen.
 
-    *stdin* is ``subprocess.PIPE`` for a child that reads what the test types.
+    *stdin* is ``subprocess.PIPE`` for a child that reads what the test types; *path* adds import folders.
     """
     return subprocess.Popen([sys.executable, *argv], stdin=stdin, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=cwd, env=child_env())
+                            stderr=subprocess.PIPE, text=True, cwd=cwd, env=child_env(path))
 
 
 def wait_for_line(process, pattern, stream="stdout", limit=200, seconds=60):
@@ -78,13 +78,13 @@ def assert_stopped_cleanly(status, out, err, summary):
     assert re.search(summary, out + err, re.MULTILINE), "no %r in\nstdout:\n%s\nstderr:\n%s" % (summary, out, err)
 
 
-def serve(node_file, *options, cwd=None):
+def serve(node_file, *options, cwd=None, path=()):
     """Start ``flubber serve NODE_FILE --tcp 127.0.0.1:0 --no-status OPTIONS``; return (Popen, TCP port, banner).
 
     Returns once the banner named the TCP port; the caller stops the process (:func:`interrupt`).
     """
     process = spawn("-m", "flubber", "serve", str(node_file), "--tcp", "127.0.0.1:0", "--no-status", *options,
-                    cwd=cwd)
+                    cwd=cwd, path=path)
     try:
         match, banner = wait_for_line(process, r"dripline over TCP on 127\.0\.0\.1:(\d+)")
     except BaseException:

@@ -28,6 +28,9 @@ class Oven:
     :param clock: function returning the time in seconds (tests pass a fake).
     """
 
+    #: Arguments that name a KV key of the node (checked before the node starts).
+    key_args = ("setpoint_key",)
+
     def __init__(self, node=None, setpoint_key="setpoint", start=20.0, tau=10.0, noise=0.02,
                  default_setpoint=20.0, clock=time.monotonic, seed=None):
         if tau <= 0:
@@ -67,6 +70,9 @@ class PressureGauge:
     :param base: pressure at 20 degrees C, mbar.
     :param per_degree: relative rise per degree above 20 C (outgassing).
     """
+
+    #: Arguments that name a KV key of the node (checked before the node starts).
+    key_args = ("temperature_key",)
 
     def __init__(self, node=None, temperature_key="temperature", base=1.0e-6, per_degree=0.03,
                  noise=0.01, seed=None):
