@@ -9,31 +9,46 @@ from tests.processes import EXAMPLES, flubber, interrupt, serve, wait_for_line
 pytestmark = pytest.mark.timeout(90)
 
 
-def _lab_yaml(tmp_path, old, new):
-    with open(os.path.join(EXAMPLES, "lab.yaml")) as handle:
-        text = handle.read()
-    assert old in text
-    path = tmp_path / "lab.yaml"
-    path.write_text(text.replace(old, new))
-    return path
+OVEN_NODE = """
+name: lab
+tcp: {host: 127.0.0.1, port: 8600}
+providers:
+  - name: kv
+    module: kv_store
+    endpoints:
+      - {name: %s, module: kv_store_key, initial_value: 25}
+instruments:
+  - name: temperature
+    driver: flubber.instruments.simulated:Oven
+    args: %s
+    interval: 0.5
+"""
 
 
 def test_check_refuses_a_misspelt_key_a_driver_argument_names(tmp_path):
-    node_file = _lab_yaml(tmp_path, "setpoint_key: setpoint,", "setpoint_key: setpont,")
+    node_file = tmp_path / "oven.yaml"
+    node_file.write_text(OVEN_NODE % ("setpoint", "{setpoint_key: setpont, tau: 8}"))
     result = flubber("serve", str(node_file), "--check")
     assert result.returncode == 2
-    assert result.stderr.startswith("flubber serve: ") and "lab.yaml" in result.stderr
+    assert result.stderr.startswith("flubber serve: ") and "oven.yaml" in result.stderr
     assert result.stderr.endswith(": instruments[0] (temperature) args setpoint_key: no key 'setpont' on this node; "
-                                  "did you mean 'setpoint'?; keys: setpoint, temperature, pressure\n")
+                                  "did you mean 'setpoint'?; keys: setpoint, temperature\n")
     assert "AMQP" not in result.stderr
 
 
 def test_check_refuses_a_driver_default_that_names_no_key(tmp_path):
-    node_file = _lab_yaml(tmp_path, "args: {setpoint_key: setpoint, tau: 8, start: 20}", "args: {tau: 8}")
-    node_file.write_text(node_file.read_text().replace("- name: setpoint ", "- name: oven_sp  "))
+    node_file = tmp_path / "oven.yaml"
+    node_file.write_text(OVEN_NODE % ("oven_setpoint", "{tau: 8}"))
     result = flubber("serve", str(node_file), "--check")
     assert result.returncode == 2
     assert "args setpoint_key: no key 'setpoint' on this node (the driver's default)" in result.stderr
+
+
+def test_check_passes_when_the_keys_exist(tmp_path):
+    node_file = tmp_path / "oven.yaml"
+    node_file.write_text(OVEN_NODE % ("oven_setpoint", "{setpoint_key: oven_setpoint, tau: 8}"))
+    result = flubber("serve", str(node_file), "--check")
+    assert result.returncode == 0, result.stderr
 
 
 def test_check_passes_the_demo_file():
