@@ -17,10 +17,10 @@
     timestamp = yes              ; add the start time to each file name
 
 Every option of ``[dump]`` except ``timeout`` is a dump; a file without a
-``[dump]`` section configures no dumps. Any other section is an error
-(``[dmp]``: "did you mean 'dump'?"), unless it is named in
-*ignore_sections*: a file shared with another program keeps that
-program's sections.
+``[dump]`` section configures no dumps. A section whose name is close to
+one of these three is a misspelling and an error (``[dmp]``: "did you mean
+'dump'?"); any other section belongs to another program sharing the file
+and is left alone.
 """
 import configparser
 import os
@@ -115,18 +115,16 @@ class DumpConfiguration:
     """The dumps an INI file describes, checked when the file is read.
 
     :param filename: path of the INI file.
-    :param ignore_sections: names of sections that belong to another
-        program sharing the file; any other unknown section is an error.
-    :raises DumpConfigurationError: when the file cannot be read, has a
-        section it does not know, or a value is wrong; the message names
-        the file, section and option.
+    :raises DumpConfigurationError: when the file cannot be read, a section
+        name is a misspelling of ``dump``, ``device`` or ``dump_options``,
+        or a value is wrong; the message names the file, section and option.
 
     >>> config = DumpConfiguration.from_string("[dump]\\ntimeout = 2\\ndmesg = dmesg -k\\n")
     >>> config.timeout, config.commands
     (2.0, {'dmesg': 'dmesg -k'})
     """
 
-    def __init__(self, filename, ignore_sections=()):
+    def __init__(self, filename):
         parser = self._new_parser()
         try:
             with open(filename, encoding="utf-8") as handle:
@@ -136,13 +134,13 @@ class DumpConfiguration:
                 filename, exc.strerror or exc)) from exc
         except UnicodeDecodeError as exc:
             raise DumpConfigurationError("%s: not a UTF-8 text file (%s)" % (filename, exc)) from exc
-        self._load(parser, text, str(filename), ignore_sections)
+        self._load(parser, text, str(filename))
 
     @classmethod
-    def from_string(cls, text, filename="<string>", ignore_sections=()):
+    def from_string(cls, text, filename="<string>"):
         """Read the configuration from *text*; *filename* names it in error messages."""
         self = cls.__new__(cls)
-        self._load(cls._new_parser(), text, filename, ignore_sections)
+        self._load(cls._new_parser(), text, filename)
         return self
 
     @staticmethod
@@ -159,7 +157,7 @@ class DumpConfiguration:
                 where += " %s" % option
         return DumpConfigurationError("%s: %s" % (where, message))
 
-    def _load(self, parser, text, filename, ignore_sections=()):
+    def _load(self, parser, text, filename):
         #: The file the configuration came from.
         self.filename = filename
         try:
@@ -169,10 +167,13 @@ class DumpConfiguration:
                 filename, str(exc).replace("\n", " "))) from exc
         constants = DumpConstants
         known = (constants.section, constants.device_section, constants.options_section)
-        for section in parser.sections():
-            if section not in known and section not in ignore_sections and section != "DEFAULT":
+        #: The sections of the file, in file order (others than the dump's belong to other programs).
+        self.sections = parser.sections()
+        for section in self.sections:
+            hint = suggest(section, known) if section not in known else ""
+            if hint:  # a misspelling; a name close to none of them is another program's section
                 raise self._error("unknown section%s; a dump file has the sections %s" % (
-                    suggest(section, known), ", ".join("[%s]" % name for name in known)), section)
+                    hint, ", ".join("[%s]" % name for name in known)), section)
         #: The silence timeout, seconds.
         self.timeout = float(constants.default_timeout)
         #: The dumps, ``{identifier: command}`` in file order (empty without a [dump] section).

@@ -56,7 +56,7 @@ def test_exit_status_two_and_the_file_named_for_a_bad_configuration(tmp_path, ca
 
 
 def test_no_dump_section_is_not_an_error(tmp_path, capsys):
-    assert main(["dump", _ini(tmp_path, "; nothing yet\n")]) == 0
+    assert main(["dump", _ini(tmp_path, "[other]\n")]) == 0
     assert "no dumps configured" in capsys.readouterr().out
 
 

@@ -48,21 +48,23 @@ def test_defaults_follow_the_constants():
 
 
 def test_a_missing_section_means_no_dumps():
-    config = DumpConfiguration.from_string("[other]\nx = 1\n", "lab.ini", ignore_sections=("other",))
+    config = _config("[other]\nx = 1\n")
     assert config.commands == {} and config.dumps() == []
 
 
-def test_an_unknown_section_is_an_error_that_suggests_the_closest():
+@pytest.mark.parametrize("section, meant", [("dmp", "dump"), ("Dump", "dump"), ("devices", "device"),
+                                            ("dump_option", "dump_options")])
+def test_a_misspelt_section_is_an_error_that_suggests_the_closest(section, meant):
     with pytest.raises(DumpConfigurationError) as info:
-        DumpConfiguration.from_string("[dmp]\ntimeout = 1\nx = ls\n", "lab.ini")
-    assert str(info.value) == ("lab.ini: [dmp]: unknown section; did you mean 'dump'?; a dump file has the "
-                               "sections [dump], [device], [dump_options]")
+        DumpConfiguration.from_string("[%s]\ntimeout = 1\nx = ls\n" % section, "lab.ini")
+    assert str(info.value) == ("lab.ini: [%s]: unknown section; did you mean %r?; a dump file has the "
+                               "sections [dump], [device], [dump_options]" % (section, meant))
 
 
-def test_sections_of_another_program_sharing_the_file_can_be_ignored():
-    config = DumpConfiguration.from_string("[camera]\nfps = 5\n[dump]\nx = ls\n", "app.ini",
-                                           ignore_sections=("camera",))
+def test_sections_of_another_program_sharing_the_file_are_left_alone():
+    config = DumpConfiguration.from_string("[camera]\nfps = 5\n[dump]\nx = ls\n", "app.ini")
     assert config.commands == {"x": "ls"}
+    assert config.sections == ["camera", "dump"]
 
 
 def test_an_empty_file_means_no_dumps():
