@@ -60,6 +60,7 @@ def main(argv=None):
         server.close()
 
     ctrl_c = gevent.signal_handler(signal.SIGINT, stop_by_ctrl_c)
+    server.start()  # listening before the banner says so
     print("chat server listening on %s:%d" % server.sockname[:2], flush=True)
     print("connect with: python examples/line_client.py --port %d" % server.sockname[1], flush=True)
     server.serve(duration=args.duration, stop_signals=(signal.SIGTERM,))

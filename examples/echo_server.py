@@ -46,6 +46,7 @@ def main(argv=None):
         server.close()
 
     ctrl_c = gevent.signal_handler(signal.SIGINT, stop_by_ctrl_c)
+    server.start()  # listening before the banner says so
     print("echo server listening on %s:%d" % server.sockname[:2], flush=True)
     server.serve(duration=args.duration, stop_signals=(signal.SIGTERM,))
     ctrl_c.cancel()
