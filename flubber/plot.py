@@ -15,7 +15,7 @@ import time
 
 from flubber.loggers import DESCRIPTIONS_TABLE, check_identifier, parse_url
 
-__all__ = ["PlotError", "parse_duration", "read_series", "plot_series"]
+__all__ = ["PlotError", "LogReader", "parse_duration", "read_series", "plot_series", "utc_text"]
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -36,8 +36,28 @@ def parse_duration(text):
     return sum(float(number) * _UNITS[unit or "s"] for number, unit in parts)
 
 
-class _Reader:
-    def __init__(self, url):
+def utc_text(unixtime):
+    """Return *unixtime* as ``YYYY-MM-DD HH:MM:SS.ffffff`` in UTC (how the SQLite logger stores time)."""
+    whole, micro = divmod(round(unixtime * 1e6), 1000000)
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(whole)) + ".%06d" % micro
+
+
+class LogReader:
+    """Read-only access to a logger database (the cinfdata layout), SQLite or MySQL/MariaDB.
+
+    :param url: ``sqlite:///FILE`` or ``mysql://user:password@host/database``.
+    :param table: the measurement table; ``None``: the only ``dateplots_*`` table.
+    :raises PlotError: no SQLite file, no such table (the message lists what exists).
+
+    Every call blocks (a C library call): a server runs it in gevent's
+    thread pool, and opens, uses and closes the reader in that one thread.
+    Use as a context manager, or call :meth:`close`.
+    """
+
+    #: Rows fetched from the cursor at a time by :meth:`iter_points`.
+    fetch_size = 5000
+
+    def __init__(self, url, table=None):
         self.settings = parse_url(url)
         self.kind = self.settings.kind
         if self.kind == "sqlite":
@@ -56,8 +76,16 @@ class _Reader:
             self.conn = MySQLdb.connect(host=s.host, port=s.port, user=s.username or "",
                                         password=s.password or "", database=s.database, connect_timeout=10)
             self.mark = "%s"
+        try:
+            #: The measurement table read.
+            self.table = _pick_table(self, table)
+            self._time_sql, self._time_kind = self._time_expression()
+        except BaseException:
+            self.close()
+            raise
 
     def query(self, sql, args=()):
+        """Run *sql* (``?`` placeholders) and return every row."""
         cursor = self.conn.cursor()
         try:
             cursor.execute(sql.replace("?", self.mark), args)
@@ -66,23 +94,73 @@ class _Reader:
             cursor.close()
 
     def tables(self):
+        """Return the names of the database's tables, sorted."""
         if self.kind == "sqlite":
             rows = self.query("SELECT name FROM sqlite_master WHERE type = 'table'")
         else:
             rows = self.query("SHOW TABLES")
         return sorted(row[0] for row in rows)
 
-    def time_expression(self, table):
+    def codenames(self):
+        """Return ``{codename: type id}`` of the descriptions table."""
+        return dict(self.query("SELECT codename, id FROM %s" % DESCRIPTIONS_TABLE))
+
+    def _time_expression(self):
         if self.kind == "mysql":
-            return "UNIX_TIMESTAMP(time)", "time >= FROM_UNIXTIME(?)"
-        declared = {row[1]: (row[2] or "").upper() for row in self.query("PRAGMA table_info(%s)" % table)}
+            return "UNIX_TIMESTAMP(time)", "mysql"
+        declared = {row[1]: (row[2] or "").upper() for row in self.query("PRAGMA table_info(%s)" % self.table)}
         if declared.get("time", "").startswith(("REAL", "INT", "NUM", "DOUBLE", "FLOAT")):
-            return "time", "time >= ?"
-        seconds = "(julianday(time) - 2440587.5) * 86400.0"
-        return seconds, seconds + " >= ?"
+            return "time", "number"
+        return "(julianday(time) - 2440587.5) * 86400.0", "utc_text"
+
+    def _bound(self, unixtime):
+        """The SQL expression and argument comparing ``time`` with *unixtime* (the (type, time) index serves it)."""
+        if self._time_kind == "mysql":
+            return "FROM_UNIXTIME(?)", unixtime
+        if self._time_kind == "number":
+            return "?", unixtime
+        return "?", utc_text(unixtime)
+
+    def iter_points(self, codename, start=None, end=None):
+        """Yield ``(unixtime, value)`` of *codename* with ``start <= time < end``, in time order.
+
+        A NaN stored as NULL comes as ``None``. Rows are fetched
+        :attr:`fetch_size` at a time: memory stays small whatever the range.
+
+        :raises PlotError: unknown codename (the message lists the known ones).
+        """
+        ids = self.codenames()
+        if codename not in ids:
+            raise PlotError("unknown codename %s; %s knows: %s" % (codename, self.settings.describe(),
+                                                                    ", ".join(sorted(ids)) or "none"))
+        sql = "SELECT %s, value FROM %s WHERE type = ?" % (self._time_sql, self.table)
+        args = [ids[codename]]
+        for value, operator in ((start, ">="), (end, "<")):
+            if value is not None:
+                expression, argument = self._bound(value)
+                sql += " AND time %s %s" % (operator, expression)
+                args.append(argument)
+        cursor = self.conn.cursor()
+        try:
+            cursor.execute((sql + " ORDER BY time").replace("?", self.mark), args)
+            while True:
+                rows = cursor.fetchmany(self.fetch_size)
+                if not rows:
+                    return
+                for row in rows:
+                    yield float(row[0]), None if row[1] is None else float(row[1])
+        finally:
+            cursor.close()
 
     def close(self):
+        """Close the database connection."""
         self.conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
 
 
 def _pick_table(reader, table):
@@ -111,29 +189,18 @@ def read_series(url, codenames, since=None, table=None, now=None):
     """
     if not codenames:
         raise PlotError("name at least one codename to plot")
-    reader = _Reader(url)
-    try:
-        table = _pick_table(reader, table)
-        ids = dict(reader.query("SELECT codename, id FROM %s" % DESCRIPTIONS_TABLE))
+    start = None if since is None else (time.time() if now is None else now) - parse_duration(since)
+    with LogReader(url, table) as reader:
+        ids = reader.codenames()
         missing = [codename for codename in codenames if codename not in ids]
         if missing:
             raise PlotError("unknown codename %s; %s knows: %s" % (", ".join(missing), reader.settings.describe(),
                                                                     ", ".join(sorted(ids)) or "none"))
-        time_sql, since_sql = reader.time_expression(table)
-        start = None if since is None else (time.time() if now is None else now) - parse_duration(since)
         series = {}
         for codename in codenames:
-            sql = "SELECT %s, value FROM %s WHERE type = ?" % (time_sql, table)
-            args = [ids[codename]]
-            if start is not None:
-                sql += " AND " + since_sql
-                args.append(start)
-            rows = reader.query(sql + " ORDER BY time", args)
-            series[codename] = ([float(row[0]) for row in rows],
-                                [float("nan") if row[1] is None else float(row[1]) for row in rows])
+            points = list(reader.iter_points(codename, start=start))
+            series[codename] = ([t for t, _ in points], [float("nan") if v is None else v for _, v in points])
         return series
-    finally:
-        reader.close()
 
 
 def plot_series(series, path, title=None, width=10.0, height=5.0, dpi=100):
