@@ -115,6 +115,10 @@ class Instrument:
         self.last_value = None
         #: The last error message, or None.
         self.last_error = None
+        #: Wall-clock time of the last reading, or None.
+        self.last_time = None
+        #: Unit of the readings (the driver's ``unit`` attribute), or None.
+        self.unit = getattr(driver, "unit", None)
         self._read = None
 
     @property
@@ -140,6 +144,7 @@ class Instrument:
             if _accepts(self.driver.__init__, "node"):
                 args["node"] = node
             instance = self.driver(**args)
+            self.unit = getattr(instance, "unit", self.unit)
             if not callable(instance):
                 raise ConfigError("instrument %r: an instance of driver class %s is not callable; give the "
                                   "class a __call__ method that returns a reading"
@@ -497,6 +502,7 @@ class LabNode(Service):
         now = self._clock()
         instrument.readings += 1
         instrument.last_value = value
+        instrument.last_time = now
         instrument.failing = 0
         if self.alarms is not None:
             self.alarms.update(instrument.codename, value, now)

@@ -111,7 +111,8 @@ class LogReader:
         declared = {row[1]: (row[2] or "").upper() for row in self.query("PRAGMA table_info(%s)" % self.table)}
         if declared.get("time", "").startswith(("REAL", "INT", "NUM", "DOUBLE", "FLOAT")):
             return "time", "number"
-        return "(julianday(time) - 2440587.5) * 86400.0", "utc_text"
+        # whole seconds and the fraction apart: julianday() arithmetic loses microseconds
+        return "CAST(strftime('%s', time) AS INTEGER) + CAST(substr(time, 20) AS REAL)", "utc_text"
 
     def _bound(self, unixtime):
         """The SQL expression and argument comparing ``time`` with *unixtime* (the (type, time) index serves it)."""

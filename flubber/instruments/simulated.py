@@ -30,6 +30,8 @@ class Oven:
 
     #: Arguments that name a KV key of the node (checked before the node starts).
     key_args = ("setpoint_key",)
+    #: Unit of the readings (shown by the node's web page).
+    unit = "°C"
 
     def __init__(self, node=None, setpoint_key="setpoint", start=20.0, tau=10.0, noise=0.02,
                  default_setpoint=20.0, clock=time.monotonic, seed=None):
@@ -73,6 +75,8 @@ class PressureGauge:
 
     #: Arguments that name a KV key of the node (checked before the node starts).
     key_args = ("temperature_key",)
+    #: Unit of the readings (shown by the node's web page).
+    unit = "mbar"
 
     def __init__(self, node=None, temperature_key="temperature", base=1.0e-6, per_degree=0.03,
                  noise=0.01, seed=None):
