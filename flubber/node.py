@@ -13,6 +13,7 @@ and these::
         key: temperature            # KV key to set (default: the name; made if missing)
         codename: lab_temperature   # socket/logger codename (default: the name)
         log: true                   # send the readings to the logger (default true)
+        unit: °C                    # shown on the web page (default: the driver's ``unit`` attribute)
     sockets:
       pull: {host: 0.0.0.0, port: 9000, timeout: 5}  # DateDataPullSocket of every codename
       push: {host: 0.0.0.0, port: 8500}              # DataPushSocket: json_wn#{"setpoint": 40} sets KV keys
@@ -21,6 +22,7 @@ and these::
       table: dateplots_lab
       create_tables: true           # make the tables (and description rows) when missing
       spool: lab.spool              # optional on-disk queue that survives a crash
+    web: {host: 127.0.0.1, port: 8080, writable: [setpoint]}   # the node's page (see flubber.web)
 
 A driver is called in the node's greenlet for that instrument: it must not
 block the process (use :mod:`flubber.io` for instrument I/O). When the
@@ -59,7 +61,7 @@ from flubber.io import StreamError
 from flubber.kvstore import (
     OP_SET, AMQPRoutingKeyError, ConfigError, HardwareError, InvalidValue, KVStore, KVStoreKey, NodeServer, Request,
 )
-from flubber.nodefile import NODE_SECTIONS, check_lab_sections, load_lab_config, parse_lab_config
+from flubber.nodefile import NODE_SECTIONS, check_lab_sections, load_lab_config, parse_lab_config, write_tokens
 
 __all__ = ["LabNode", "Instrument", "UnknownKeyError", "NODE_SECTIONS", "load_lab_config"]
 
@@ -86,7 +88,8 @@ class Instrument:
     Built from an ``instruments`` entry by :class:`LabNode`.
     """
 
-    def __init__(self, name, driver=None, interval=1.0, args=None, key=None, codename=None, log=True, line=None):
+    def __init__(self, name, driver=None, interval=1.0, args=None, key=None, codename=None, log=True, line=None,
+                 unit=None):
         #: The instrument's name.
         self.name = name
         #: The line-instrument settings of the entry (:class:`~flubber.instruments.config.LineSettings`), or None.
@@ -117,8 +120,9 @@ class Instrument:
         self.last_error = None
         #: Wall-clock time of the last reading, or None.
         self.last_time = None
-        #: Unit of the readings (the driver's ``unit`` attribute), or None.
-        self.unit = getattr(driver, "unit", None)
+        #: Unit of the readings (the ``unit`` option, else the driver's ``unit`` attribute), or None.
+        self.unit = unit or getattr(driver, "unit", None)
+        self._unit_given = unit is not None
         self._read = None
 
     @property
@@ -144,7 +148,8 @@ class Instrument:
             if _accepts(self.driver.__init__, "node"):
                 args["node"] = node
             instance = self.driver(**args)
-            self.unit = getattr(instance, "unit", self.unit)
+            if not self._unit_given:
+                self.unit = getattr(instance, "unit", self.unit)
             if not callable(instance):
                 raise ConfigError("instrument %r: an instance of driver class %s is not callable; give the "
                                   "class a __call__ method that returns a reading"
@@ -209,12 +214,15 @@ class LabNode(Service):
         self._logger_settings = sections.logger
         #: The :class:`~flubber.alarms.AlarmBoard` of the ``alarms`` section (None without one).
         self.alarms = self._build_alarms(sections) if sections.alarms else None
+        self._web_settings = sections.web
         #: The pull socket while running (or None).
         self.pull_socket = None
         #: The push socket while running (or None).
         self.push_socket = None
         #: The :class:`~flubber.loggers.ContinuousLogger` while running (or None).
         self.logger = None
+        #: The :class:`~flubber.web.WebServer` of the node's page while running (or None).
+        self.web = None
         #: Points the logger could not store before it stopped (set by :meth:`stop`).
         self.unlogged = 0
         #: The :class:`~flubber.instruments.LineInstrument` of each address while running, by address text.
@@ -359,6 +367,7 @@ class LabNode(Service):
             for instrument in self.instruments:
                 instrument.bind(self, self.line_instruments.get(instrument.address))
                 self._greenlets.append(gevent.spawn(self._run_instrument, instrument))
+            self._start_web()
         except BaseException:
             self._stop(None)
             raise
@@ -376,6 +385,17 @@ class LabNode(Service):
             settings["table"], settings.get("username"), settings.get("password"), codenames,
             url=settings["url"], create_tables=bool(settings.get("create_tables")), **options)
         self.logger.start()
+
+    def _start_web(self):
+        settings = self._web_settings
+        if settings is None:
+            return
+        from flubber.web import WebServer  # only nodes with a page load the web layer
+
+        logger = self._logger_settings
+        series = (logger["url"], logger["table"]) if self.logger is not None else None
+        self.web = WebServer(self, host=settings["host"], port=settings["port"], writable=settings["writable"],
+                             tokens=write_tokens(self.config), series=series).start()
 
     def _start_sockets(self):
         from flubber.sockets import DataPushSocket, DateDataPullSocket
@@ -525,6 +545,9 @@ class LabNode(Service):
         return self.stop(timeout)
 
     def _stop(self, timeout):
+        web, self.web = self.web, None
+        if web is not None:
+            web.stop()
         greenlets, self._greenlets = self._greenlets, []
         gevent.killall(greenlets)
         shares, self.shares = self.shares, []
@@ -582,4 +605,5 @@ class LabNode(Service):
             "sockets": sockets,
             "logger": logger_status,
             "alarms": self.alarms.status() if self.alarms is not None else None,
+            "web": self.web.url if self.web is not None else None,
         }

@@ -13,19 +13,24 @@ from flubber._config import Where, check_mapping, check_port, import_object, pos
 from flubber.instruments.config import LINE_OPTIONS, check_line_settings, check_shared_addresses
 from flubber.kvstore import ConfigError, load_node_config, parse_node_config
 
-__all__ = ["NODE_SECTIONS", "LabSections", "load_lab_config", "parse_lab_config", "check_lab_sections"]
+__all__ = ["NODE_SECTIONS", "LabSections", "load_lab_config", "parse_lab_config", "check_lab_sections",
+           "write_tokens"]
 
 #: Top-level sections of a node file that :class:`~flubber.node.LabNode` reads.
-NODE_SECTIONS = ("instruments", "sockets", "logger", "alarms", "notify")
+NODE_SECTIONS = ("instruments", "sockets", "logger", "alarms", "notify", "web")
 
 #: Options of an ``instruments`` entry.
-INSTRUMENT_OPTIONS = ("name", "driver", "args", "interval", "key", "codename", "log") + LINE_OPTIONS
+INSTRUMENT_OPTIONS = ("name", "driver", "args", "interval", "key", "codename", "log", "unit") + LINE_OPTIONS
 #: Options of ``sockets.pull``.
 PULL_OPTIONS = ("host", "port", "timeout", "name")
 #: Options of ``sockets.push``.
 PUSH_OPTIONS = ("host", "port", "name", "writable")
 #: Options of ``logger``.
 LOGGER_OPTIONS = ("url", "table", "username", "password", "create_tables", "spool", "max_queue")
+#: Options of ``web``.
+WEB_OPTIONS = ("host", "port", "writable")
+#: The web page's address when the ``web`` section names none.
+WEB_DEFAULT_HOST, WEB_DEFAULT_PORT = "127.0.0.1", 8080
 
 
 def load_lab_config(path):
@@ -106,7 +111,14 @@ def _instrument(where, index, entry, names):
         "codename": entry.get("codename"),
         "log": bool(entry.get("log", True)),
         "line": line,
+        "unit": _unit(place.child("unit"), entry.get("unit")),
     }
+
+
+def _unit(where, unit):
+    if unit is not None and (not isinstance(unit, str) or len(unit) > 32):
+        raise where.error("must be a short text such as mbar or °C, got %r" % (unit,))
+    return unit
 
 
 def _socket(where, section, options, default_port, node_name, label):
@@ -147,12 +159,44 @@ def _logger(where, section, node_name):
     return settings
 
 
+def _web(where, section):
+    if section is None or section is False:
+        return None
+    if section is True:
+        section = {}
+    check_mapping(section, WEB_OPTIONS, where)
+    host = section.get("host", WEB_DEFAULT_HOST)
+    if not isinstance(host, str) or not host:
+        raise where.child("host").error("must be an address such as 127.0.0.1 (or 0.0.0.0 for every "
+                                        "interface), got %r" % (host,))
+    writable = section.get("writable") or []
+    if not isinstance(writable, list) or not all(isinstance(key, str) and key for key in writable):
+        raise where.child("writable").error("must be a list of KV key names, e.g. [setpoint], got %r" % (writable,))
+    return {"host": host, "port": check_port(section.get("port"), where.child("port"), default=WEB_DEFAULT_PORT),
+            "writable": writable}
+
+
+def write_tokens(config):
+    """Return the node's write tokens: ``tcp: {tokens: [...]}`` and the lines of ``tcp: {tokens_file: FILE}``.
+
+    The web page accepts the same tokens as the TCP transport; without any,
+    it is read-only. Blank lines and ``#`` comments of the file are skipped.
+    """
+    tcp = config.tcp or {}
+    tokens = [str(token) for token in tcp.get("tokens") or []]
+    path = tcp.get("tokens_file")
+    if path:
+        with open(path, encoding="utf-8") as handle:
+            tokens += [line.strip() for line in handle if line.strip() and not line.lstrip().startswith("#")]
+    return tokens
+
+
 class LabSections:
     """The checked lab sections of a node file (what :func:`check_lab_sections` returns)."""
 
-    def __init__(self, instruments, pull, push, logger, alarms=None, notify=()):
+    def __init__(self, instruments, pull, push, logger, alarms=None, notify=(), web=None):
         #: One dict per ``instruments`` entry: name, driver (imported, or None), interval, args, key,
-        #: codename, log, line (a :class:`~flubber.instruments.config.LineSettings`, or None).
+        #: codename, log, unit, line (a :class:`~flubber.instruments.config.LineSettings`, or None).
         self.instruments = instruments
         #: Pull-socket settings (host, port, timeout, name), or None when off.
         self.pull = pull
@@ -164,6 +208,8 @@ class LabSections:
         self.alarms = alarms or {}
         #: The :class:`~flubber.alarms.NotificationChannel` of each ``notify`` entry (not started).
         self.notify = list(notify)
+        #: Web page settings (host, port, writable), or None when off.
+        self.web = web
 
 
 def check_lab_sections(config):
@@ -189,6 +235,7 @@ def check_lab_sections(config):
         _socket(where.child("sockets.push"), sockets.get("push"), PUSH_OPTIONS, 8500, config.name, "push"),
         _logger(where.child("logger"), extra.get("logger"), config.name),
         alarms, notify,
+        _web(where.child("web"), extra.get("web")),
     )
 
 

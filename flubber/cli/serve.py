@@ -46,6 +46,11 @@ def describe(node):
         lines.append("  push socket on UDP port %d" % node.push_socket.port)
     if node.logger is not None:
         lines.append("  logging into %s table %s" % (node.logger.status()["target"], node.logger.table))
+    if node.web is not None:
+        lines.append("  web page on %s (%s)" % (node.web.url, "keys settable with a write token: %s"
+                                                 % ", ".join(node.web.live.writable_keys())
+                                                 if node.web.app.tokens and node.web.live.writable_keys()
+                                                 else "read-only"))
     lines.append("")
     lines.append("try from another terminal:")
     host = "--host %s:%s" % tcp if tcp is not None and tuple(tcp) != ("127.0.0.1", 8600) else ""
@@ -60,6 +65,8 @@ def describe(node):
         lines.append("  flubber set %s.%s.%s 40 %s" % (kv.name, store, setpoint, host))
     for share in node.shares[:1]:
         lines.append("  flubber query tcp://%s:%d '*IDN?'" % share.address)
+    if node.web is not None:
+        lines.append("  open %s in a browser" % node.web.url)
     if node.logger is not None and node.instruments:
         lines.append("  flubber plot %s %s --table %s --since 10m -o %s.png"
                      % (node.logger.status()["target"], " ".join(node.codenames), node.logger.table, kv.name))
@@ -88,6 +95,13 @@ def _apply_overrides(config, args):
                 entry["share"] = dict(entry["share"], port=args.share_port)
     if args.db:
         config.extra["logger"] = dict(config.extra.get("logger") or {}, url=args.db)
+    if args.no_web:
+        config.extra["web"] = None
+    elif args.web:
+        web = config.extra.get("web")
+        web = dict(web) if isinstance(web, dict) else {}
+        host, port = parse_tcp_address(args.web, default_host=web.get("host", "127.0.0.1"))
+        config.extra["web"] = dict(web, host=host, port=port)
 
 
 def run(args):
@@ -145,7 +159,8 @@ def register(subparsers):
                     "Stops on Ctrl-C or SIGTERM.",
         epilog="examples: flubber serve examples/lab.yaml | flubber serve lab.yaml --tcp 0.0.0.0:8600 | "
                "flubber serve lab.yaml --broker amqp://guest:guest@127.0.0.1:5672/%2F | "
-               "flubber serve lab.yaml --db mysql://user:pw@dbhost/cinfdata | flubber serve lab.yaml --check",
+               "flubber serve lab.yaml --db mysql://user:pw@dbhost/cinfdata | flubber serve lab.yaml --web 8080 | "
+               "flubber serve lab.yaml --check",
     )
     parser.add_argument("config", metavar="NODE.yaml",
                         help="the node file (name, tcp, amqp, providers, instruments, sockets, logger); "
@@ -168,6 +183,11 @@ def register(subparsers):
     parser.add_argument("--db", metavar="URL",
                         help="log into this database instead of the file's logger url; example: "
                              "--db sqlite:///run42.sqlite or --db mysql://user:pw@dbhost/cinfdata")
+    parser.add_argument("--web", metavar="[HOST:]PORT",
+                        help="serve the node's web page here instead of the file's web section (port 0: any free "
+                             "one); example: --web 8081 or --web 0.0.0.0:8080")
+    parser.add_argument("--no-web", action="store_true",
+                        help="do not serve the web page; example: flubber serve lab.yaml --no-web")
     parser.add_argument("--no-status", action="store_true",
                         help="do not show the live status table; example: flubber serve lab.yaml --no-status")
     parser.add_argument("--status-interval", type=float, default=30.0, metavar="SECONDS",

@@ -92,6 +92,11 @@ class LiveValues:
             self._rows.setdefault(row.id, row)
         self._order = [row.id for row in rows]
 
+    def writable_keys(self):
+        """The addresses of the KV keys the page may set, in page order."""
+        return [row.address for row in (self._rows[i] for i in self._order)
+                if row.kind == "key" and (row.name in self._writable or row.address in self._writable)]
+
     def is_writable(self, address):
         """True when the KV key at *address* (a name or ``node.store.key``) may be set from the page."""
         row = self._rows.get("key:" + address)
