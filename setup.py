@@ -24,7 +24,8 @@ EXTRAS = {
     "serial": ["pyserial>=3.5"],
     "amqp": ["pika>=1.3"],
     "docs": ["sphinx>=7"],
-    "test": ["pytest>=7", "pytest-timeout>=2.1", "hypothesis>=6", "freezegun>=1.2", "pyvisa>=1.13", "pyvisa-py>=0.7", "aiosmtpd>=1.4"],
+    "test": ["pytest>=7", "pytest-timeout>=2.1", "hypothesis>=6", "freezegun>=1.2", "pyvisa>=1.13", "pyvisa-py>=0.7",
+             "aiosmtpd>=1.4", "selenium>=4.10"],
     "bench": ["uvloop>=0.17"],
     "plot": ["matplotlib>=3.6"],
 }
@@ -39,6 +40,7 @@ setup(
     license="MIT",
     python_requires=">=3.9",
     packages=find_packages(include=["flubber", "flubber.*"]),
+    package_data={"flubber.web": ["static/*"]},
     install_requires=[
         "gevent>=22.10",
         "greenlet>=2.0",

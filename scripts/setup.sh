@@ -12,15 +12,27 @@ need_apt=()
 dpkg -s libmariadb-dev >/dev/null 2>&1 || need_apt+=(libmariadb-dev)
 dpkg -s pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "setup: installing system packages: ${need_apt[*]}"
-    SUDO=""
-    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-    export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get install -y -q "${need_apt[@]}" >/dev/null 2>&1 || {
         $SUDO apt-get update -q >/dev/null
         $SUDO apt-get install -y -q "${need_apt[@]}"
     }
+fi
+
+# The browser tests (tests/web/test_browser.py) drive Debian's headless Chromium through its
+# chromedriver; without them those tests skip, loudly. FLUBBER_NO_BROWSER=1 leaves them out.
+browser_apt=()
+dpkg -s chromium >/dev/null 2>&1 || browser_apt+=(chromium)
+dpkg -s chromium-driver >/dev/null 2>&1 || browser_apt+=(chromium-driver)
+if [ ${#browser_apt[@]} -gt 0 ] && [ -z "${FLUBBER_NO_BROWSER:-}" ]; then
+    echo "setup: installing the test browser: ${browser_apt[*]}"
+    { $SUDO apt-get install -y -q "${browser_apt[@]}" >/dev/null 2>&1 || {
+        $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q "${browser_apt[@]}" >/dev/null; }; } ||
+        echo "setup: could not install ${browser_apt[*]}; the browser tests will be skipped"
 fi
 
 if [ ! -x .venv/bin/python ]; then

@@ -62,3 +62,10 @@ def refused_tcp_port():
 
     with refused_port() as port:
         yield port
+
+
+def skip_loudly(name, reason):
+    """Skip the calling test because *name* is missing; the reason is repeated at the end of the run."""
+    message = "%s MISSING: %s" % (name, reason)
+    _missing_services[name] = message
+    pytest.skip(message)

@@ -14,37 +14,40 @@
     return dl;
   }
 
+  function group(body, title, pairs) {
+    var box = body.appendChild(Flubber.element("div", { "class": "group" }));
+    box.appendChild(Flubber.element("h3", {}, title));
+    box.appendChild(list(pairs));
+  }
+
   function render(status) {
     var body = document.getElementById("status-body");
     body.textContent = "";
-    body.appendChild(list([["node", status.node], ["uptime", Flubber.formatAge(status.uptime), "", "uptime"]]));
+    group(body, "node " + status.node, [["uptime", Flubber.formatAge(status.uptime), "", "uptime"],
+      ["KV requests", (status.kv || {}).requests]]);
     (status.instruments || []).forEach(function (i) {
-      body.appendChild(Flubber.element("h3", {}, "instrument " + i.name));
-      body.appendChild(list([["last reading", Flubber.formatValue(i.value)], ["readings", i.readings],
-        ["errors", i.errors, i.errors ? "down" : ""], ["last error", i.last_error || "none"]]));
+      group(body, "instrument " + i.name, [["last reading", Flubber.formatValue(i.value)], ["readings", i.readings],
+        ["errors", i.errors, i.errors ? "down" : ""], ["last error", i.last_error || "none"]]);
     });
     var logger = status.logger;
-    body.appendChild(Flubber.element("h3", {}, "logger"));
     if (logger) {
-      body.appendChild(list([["database", logger.target],
+      group(body, "logger", [["database", logger.target],
         [logger.database, "since " + Flubber.formatTime(logger.database_since), logger.database, "database"],
-        ["state", logger.state], ["queued", logger.queued], ["written", logger.written],
-        ["spool", logger.spool || "none"], ["last error", logger.last_error || "none"]]));
+        ["queued", logger.queued], ["written", logger.written], ["spool", logger.spool || "none"],
+        ["last error", logger.last_error || "none"]]);
     } else {
-      body.appendChild(list([["logging", "off"]]));
+      group(body, "logger", [["logging", "off"]]);
     }
-    body.appendChild(Flubber.element("h3", {}, "sockets and transports"));
     var pairs = [];
     Object.keys(status.sockets || {}).forEach(function (name) {
       var s = status.sockets[name];
-      pairs.push([name + " socket", "UDP " + s.port + ", " + (s.requests !== undefined ? s.requests + " requests" : JSON.stringify(s))]);
+      pairs.push([name + " socket", "UDP " + s.port + ", " + s.requests + " requests"]);
     });
     var kv = status.kv || {};
-    pairs.push(["KV requests", kv.requests]);
     if (kv.tcp) { pairs.push(["KV over TCP", kv.tcp.address.join(":") + ", " + kv.tcp.clients + " clients"]); }
     if (kv.amqp) { pairs.push(["KV over AMQP", "queue " + kv.amqp.queue]); }
     if (status.web) { pairs.push(["web page", status.web.clients + " live clients, " + status.web.dropped + " updates dropped"]); }
-    body.appendChild(list(pairs));
+    group(body, "sockets and transports", pairs);
   }
 
   function poll() {

@@ -1,0 +1,218 @@
+"""The demo node's page in a real browser: Debian's headless Chromium driven by Selenium.
+
+The node runs in its own process (``flubber serve examples/lab.yaml`` with
+free ports and write tokens); the browser loads its page from it. Skipped,
+loudly, where chromium, chromedriver or selenium are not installed
+(``scripts/setup.sh`` installs them). ``FLUBBER_UPDATE_SCREENSHOT=1`` also
+saves the screenshot of the docs (docs/images/web-page.png).
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from tests.conftest import skip_loudly
+
+pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+TOKEN = "browser-test-token"
+SCREENSHOT = os.path.join(ROOT, "docs", "images", "web-page.png")
+
+# The demo node file with write tokens for the TCP transport (and so for the page).
+RUN_NODE = """
+import sys
+from flubber.node import LabNode
+from flubber.nodefile import load_lab_config
+config = load_lab_config(sys.argv[1])
+config.tcp = dict(config.tcp or {}, host="127.0.0.1", port=0, tokens=[sys.argv[3]])
+config.extra["sockets"] = {"pull": {"host": "127.0.0.1", "port": 0}, "push": False}
+config.extra["logger"] = dict(config.extra["logger"], url=sys.argv[2])
+config.extra["web"] = dict(config.extra["web"], host="127.0.0.1", port=0)
+node = LabNode(config).start()
+print("web page on", node.web.url, flush=True)
+node.serve_forever()
+"""
+
+
+def _browser_parts():
+    chromium = shutil.which("chromium")
+    driver = shutil.which("chromedriver")
+    if chromium is None or driver is None:
+        skip_loudly("Chromium", "chromium and chromium-driver are not installed (scripts/setup.sh installs them: "
+                                "apt-get install chromium chromium-driver)")
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        skip_loudly("Selenium", "the selenium package is not installed (pip install -e '.[test]')")
+    return chromium, driver
+
+
+@pytest.fixture(scope="module")
+def node_url(tmp_path_factory):
+    _browser_parts()
+    folder = tmp_path_factory.mktemp("browser-node")
+    process = subprocess.Popen(
+        [sys.executable, "-c", RUN_NODE, os.path.join(ROOT, "examples", "lab.yaml"),
+         "sqlite:///%s" % (folder / "lab.sqlite"), TOKEN],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(folder))
+    line = process.stdout.readline()
+    match = re.search(r"web page on (http://\S+)", line)
+    if not match:
+        process.kill()
+        pytest.fail("the node did not start: %s%s" % (line, process.stderr.read()))
+    try:
+        yield match.group(1)
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chromium, driver_path = _browser_parts()
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1400,1250", "--force-device-scale-factor=1", "--lang=en-GB"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _wait(driver, condition, timeout=20, message="the page did not get there"):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: condition(d), message)
+
+
+def _cell(driver, row, cell):
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.CSS_SELECTOR, 'tr[data-row="%s"] td.%s' % (row, cell)).text
+
+
+def _console_errors(driver):
+    return [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+@pytest.fixture(scope="module")
+def page(browser, node_url):
+    browser.get(node_url)
+    _wait(browser, lambda d: _cell(d, "codename:temperature", "value") not in ("", "\u2014"))
+    return browser
+
+
+def test_the_page_loads_with_every_row_and_no_console_errors(page):
+    from selenium.webdriver.common.by import By
+
+    rows = {row.get_attribute("data-row") for row in page.find_elements(By.CSS_SELECTOR, "tr[data-row]")}
+    assert rows == {"codename:temperature", "codename:pressure", "key:lab.kv.setpoint", "key:lab.kv.temperature",
+                    "key:lab.kv.pressure"}
+    assert _cell(page, "codename:temperature", "unit") == "°C"
+    assert page.find_element(By.ID, "node-name").text == "lab"
+    _wait(page, lambda d: d.find_element(By.ID, "connection").text == "live")
+    assert _console_errors(page) == []
+
+
+def test_values_change_on_screen_as_the_node_runs(page):
+    first = _cell(page, "codename:temperature", "value")
+    changed = _wait(page, lambda d: _cell(d, "codename:temperature", "value") != first and
+                    _cell(d, "codename:temperature", "value"), timeout=10)
+    float(changed)
+    assert re.match(r"\d+\.\d s", _cell(page, "codename:temperature", "age"))
+
+
+def test_a_plot_of_the_last_minutes_has_points_and_a_csv_link(page, node_url):
+    from selenium.webdriver.common.by import By
+
+    page.find_element(By.CSS_SELECTOR, 'input[data-plot="pressure"]').click()
+    page.find_element(By.CSS_SELECTOR, 'button[data-range="600"]').click()
+
+    def points(driver):
+        canvases = driver.find_elements(By.CSS_SELECTOR, "#plot-area canvas[data-points]")
+        counts = [int(canvas.get_attribute("data-points")) for canvas in canvases]
+        return counts if len(counts) == 2 and min(counts) >= 2 else None
+
+    assert min(_wait(page, points)) >= 2
+    href = page.find_element(By.ID, "plot-csv").get_attribute("href")
+    assert "format=csv" in href and "codename=temperature" in href
+    with urllib.request.urlopen(href, timeout=10) as reply:
+        lines = reply.read().decode().splitlines()
+    assert lines[0] == "codename,unixtime,utc,value" and any(line.startswith("pressure,") for line in lines)
+    assert _console_errors(page) == []
+
+
+def _set_from_page(page, value, token):
+    from selenium.webdriver.common.by import By
+
+    field = page.find_element(By.ID, "token")
+    field.clear()
+    if token:
+        field.send_keys(token)
+    box = page.find_element(By.CSS_SELECTOR, 'input[data-set="lab.kv.setpoint"]')
+    box.clear()
+    box.send_keys(str(value))
+    page.find_element(By.CSS_SELECTOR, 'button[data-set-button="lab.kv.setpoint"]').click()
+    return _wait(page, lambda d: (lambda text: text if text.startswith(("lab.kv.setpoint set", "not set")) else None)(
+        d.find_element(By.ID, "set-message").text))
+
+
+def _setpoint(node_url, expected):
+    """The setpoint /api/values shows, once it is *expected* (it is sampled every 0.5 s) or after 5 s."""
+    deadline = time.monotonic() + 5
+    while True:
+        with urllib.request.urlopen(node_url + "api/values", timeout=10) as reply:
+            rows = {row["id"]: row for row in json.load(reply)["rows"]}
+        value = rows["key:lab.kv.setpoint"]["value"]
+        if value == expected or time.monotonic() > deadline:
+            return value
+        time.sleep(0.1)
+
+
+def test_a_set_from_the_page_needs_the_token(page, node_url):
+    message = _set_from_page(page, 31, token=None)
+    assert "a write token is needed" in message
+    assert _setpoint(node_url, 31) == 25
+    message = _set_from_page(page, 50, token="not-the-token")
+    assert "not one of this node's" in message
+    assert _setpoint(node_url, 50) == 25
+    message = _set_from_page(page, 45, token=TOKEN)
+    assert message == "lab.kv.setpoint set to 45"
+    assert _setpoint(node_url, 45) == 45
+    _wait(page, lambda d: _cell(d, "key:lab.kv.setpoint", "value") == "45", timeout=10)
+    # a refused request (401/403) is logged by the browser as a console error: that is the page working
+
+
+def test_a_screenshot_of_the_page(page, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    _wait(page, lambda d: d.find_element(By.ID, "status-body").text.count("instrument") == 2)
+    # plot what the node logged since it started (a few seconds, not a mostly empty 10 minutes)
+    page.execute_script(
+        "var to = new Date(Date.now() + 2000), from = new Date(Date.now() - 20000);"
+        "function local(d) { return new Date(d - d.getTimezoneOffset() * 60000).toISOString().slice(0, 19); }"
+        "document.getElementById('plot-from').value = local(from);"
+        "document.getElementById('plot-to').value = local(to);"
+        "document.getElementById('plot-apply').click();")
+    _wait(page, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#plot-area canvas[data-points]")) == 2)
+    path = str(tmp_path / "web-page.png")
+    assert page.save_screenshot(path)
+    with open(path, "rb") as handle:
+        assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
+    if os.environ.get("FLUBBER_UPDATE_SCREENSHOT"):
+        os.makedirs(os.path.dirname(SCREENSHOT), exist_ok=True)
+        shutil.copyfile(path, SCREENSHOT)
