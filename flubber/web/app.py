@@ -16,12 +16,12 @@ Errors are JSON ``{"error": MESSAGE}`` with a 4xx/5xx status; the message
 says what to send instead.
 """
 import hmac
-import json
 import logging
 import os
 import socket
 import urllib.parse
 
+from flubber import _json as strict_json
 from flubber.plot import PlotError
 from flubber.web._json import dumps
 from flubber.web.series import BadQuery, parse_series_query
@@ -181,8 +181,8 @@ class WebApp:
             raise HTTPError(413 if length > MAX_BODY else 400,
                             "send a JSON body of at most %d bytes: {\"key\": ..., \"value\": ...}" % MAX_BODY)
         try:
-            body = json.loads(environ["wsgi.input"].read(length))
-        except ValueError as exc:
+            body = strict_json.loads(environ["wsgi.input"].read(length).decode("utf-8"))
+        except ValueError as exc:  # not UTF-8, not JSON, or nested too deeply
             raise HTTPError(400, "the body is not JSON (%s); send {\"key\": ..., \"value\": ...}" % exc) from None
         if not isinstance(body, dict) or not isinstance(body.get("key"), str) or "value" not in body:
             raise HTTPError(400, "send {\"key\": NAME, \"value\": VALUE} (and the token in an "
