@@ -20,7 +20,8 @@ def _data(**extra):
             "providers": [{"name": "kv", "module": "kv_store", "endpoints": [
                 {"name": "setpoint", "module": "kv_store_key", "initial_value": 20}]}],
             "instruments": [{"name": "temperature", "driver": "flubber.instruments.simulated:Oven",
-                             "args": {"setpoint_key": "setpoint"}, "interval": 0.1, "unit": "K"}]}
+                             "args": {"setpoint_key": "setpoint"}, "interval": 0.1, "unit": "K"}],
+            "sockets": {"pull": {"host": "127.0.0.1", "port": 0}}}
     data.update(extra)
     return data
 
