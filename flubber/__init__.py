@@ -21,6 +21,8 @@ names, so any of them is one import away:
 * :mod:`flubber.fleet`: many nodes from a folder of node files, supervised
   (``flubber fleet``).
 * :mod:`flubber.plot`: logged series read back and drawn (``flubber plot``).
+* :mod:`flubber.web`: the node's page in a browser, served by the node
+  itself (live values, plots of logged data, status, a JSON API).
 * :mod:`flubber.cli`: the ``flubber`` command line.
 
 Every service among them (servers, sockets, the logger, dumps, the KV node

@@ -5,7 +5,11 @@
 fetched from the internet) and its JSON API, ``/api/values``,
 ``/api/status``, ``/api/series`` and ``/api/events`` (server-sent events),
 plus ``/api/set`` for keys the node lets the page write with a token. See
-the docs' "Web page" chapter.
+the docs' "The node in a browser" chapter. The pieces: :mod:`flubber.web.server`
+(the server), :mod:`flubber.web.app` (routes), :mod:`flubber.web.live` and
+:mod:`flubber.web.events` (live values, server-sent events),
+:mod:`flubber.web.series` (logged data, its query string and limits) and
+:mod:`flubber.web.status`.
 """
 from flubber.web._decimate import MinMaxDecimator, decimate
 from flubber.web.app import STATIC_DIR, WebApp
