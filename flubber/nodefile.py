@@ -177,18 +177,13 @@ def _web(where, section):
 
 
 def write_tokens(config):
-    """Return the node's write tokens: ``tcp: {tokens: [...]}`` and the lines of ``tcp: {tokens_file: FILE}``.
+    """Return the node's write tokens: ``tcp: {tokens: [...]}`` and those of ``tcp: {tokens_file: FILE}``.
 
-    The web page accepts the same tokens as the TCP transport; without any,
-    it is read-only. Blank lines and ``#`` comments of the file are skipped.
+    :mod:`flubber.kvstore.config` has already read and checked both into
+    ``config.tcp["tokens"]``. The web page accepts the same tokens as the TCP
+    transport; without any, it is read-only.
     """
-    tcp = config.tcp or {}
-    tokens = [str(token) for token in tcp.get("tokens") or []]
-    path = tcp.get("tokens_file")
-    if path:
-        with open(path, encoding="utf-8") as handle:
-            tokens += [line.strip() for line in handle if line.strip() and not line.lstrip().startswith("#")]
-    return tokens
+    return list((config.tcp or {}).get("tokens") or [])
 
 
 class LabSections:

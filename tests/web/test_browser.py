@@ -1,7 +1,7 @@
 """The demo node's page in a real browser: Debian's headless Chromium driven by Selenium.
 
-The node runs in its own process (``flubber serve examples/lab.yaml`` with
-free ports and write tokens); the browser loads its page from it. Skipped,
+The node runs in its own process (``flubber serve`` of the demo node file
+with a write token added, on free ports); the browser loads its page from it. Skipped,
 loudly, where chromium, chromedriver or selenium are not installed
 (``scripts/setup.sh`` installs them). ``FLUBBER_UPDATE_SCREENSHOT=1`` also
 saves the screenshot of the docs (docs/images/web-page.png).
@@ -25,22 +25,6 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TOKEN = "browser-test-token"
 SCREENSHOT = os.path.join(ROOT, "docs", "images", "web-page.png")
 
-# The demo node file with write tokens for the TCP transport (and so for the page).
-RUN_NODE = """
-import sys
-from flubber.node import LabNode
-from flubber.nodefile import load_lab_config
-config = load_lab_config(sys.argv[1])
-config.tcp = dict(config.tcp or {}, host="127.0.0.1", port=0, tokens=[sys.argv[3]])
-config.extra["sockets"] = {"pull": {"host": "127.0.0.1", "port": 0}, "push": False}
-config.extra["logger"] = dict(config.extra["logger"], url=sys.argv[2])
-config.extra["web"] = dict(config.extra["web"], host="127.0.0.1", port=0)
-node = LabNode(config).start()
-print("web page on", node.web.url, flush=True)
-node.serve_forever()
-"""
-
-
 def _browser_parts():
     chromium = shutil.which("chromium")
     driver = shutil.which("chromedriver")
@@ -56,17 +40,30 @@ def _browser_parts():
 
 @pytest.fixture(scope="module")
 def node_url(tmp_path_factory):
+    """The demo node, its TCP transport given a write token, on free ports; yields its page's URL."""
+    import yaml
+
     _browser_parts()
     folder = tmp_path_factory.mktemp("browser-node")
+    with open(os.path.join(ROOT, "examples", "lab.yaml"), encoding="utf-8") as handle:
+        data = yaml.safe_load(handle)
+    data["tcp"] = dict(data["tcp"], tokens=[TOKEN])
+    node_file = folder / "lab.yaml"
+    node_file.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     process = subprocess.Popen(
-        [sys.executable, "-c", RUN_NODE, os.path.join(ROOT, "examples", "lab.yaml"),
-         "sqlite:///%s" % (folder / "lab.sqlite"), TOKEN],
+        [sys.executable, "-m", "flubber", "serve", str(node_file), "--tcp", "127.0.0.1:0", "--pull-port", "0",
+         "--push-port", "0", "--share-port", "0", "--db", "sqlite:///%s" % (folder / "lab.sqlite"), "--no-status",
+         "--web", "127.0.0.1:0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(folder))
-    line = process.stdout.readline()
-    match = re.search(r"web page on (http://\S+)", line)
-    if not match:
+    banner = []
+    for line in process.stdout:
+        banner.append(line)
+        match = re.search(r"web page on (http://\S+) \(keys settable with a write token: lab.kv.setpoint\)", line)
+        if match:
+            break
+    else:
         process.kill()
-        pytest.fail("the node did not start: %s%s" % (line, process.stderr.read()))
+        pytest.fail("the node did not start: %s%s" % ("".join(banner), process.stderr.read()))
     try:
         yield match.group(1)
     finally:

@@ -60,16 +60,20 @@ def test_no_web_section_means_no_page():
         node.stop()
 
 
-def test_write_tokens_come_from_the_tcp_section_and_its_file(tmp_path):
+def test_the_page_takes_the_write_tokens_of_the_tcp_section_and_its_file(tmp_path):
     path = tmp_path / "tokens"
-    path.write_text("# lab tokens\nfrom-file\n\n  second  \n")
-
-    class Config:
-        tcp = {"tokens": ["inline"], "tokens_file": str(path)}
-
-    assert write_tokens(Config) == ["inline", "from-file", "second"]
-    Config.tcp = None
-    assert write_tokens(Config) == []
+    path.write_text("# lab tokens\nfrom-file\n")
+    node = LabNode.from_dict(_data(tcp={"host": "127.0.0.1", "port": 0, "tokens": ["inline"],
+                                        "tokens_file": str(path)},
+                                   web={"host": "127.0.0.1", "port": 0, "writable": ["setpoint"]}))
+    assert write_tokens(node.config) == ["inline", "from-file"]
+    node.start()
+    try:
+        for value, token in ((30, "inline"), (31, "from-file")):
+            status, _ = _http.post_json(node.web.address, "/api/set", {"key": "setpoint", "value": value}, token=token)
+            assert status == 200 and node.value("setpoint") == value
+    finally:
+        node.stop()
 
 
 def _serve(tmp_path, *args):
