@@ -30,6 +30,7 @@ import time
 import gevent
 import gevent.queue
 
+from flubber._lifecycle import Service
 from flubber.web._json import dumps
 
 __all__ = ["Broadcaster", "Subscriber", "format_event"]
@@ -119,7 +120,7 @@ class Subscriber:
             broadcaster.unsubscribe(self)
 
 
-class Broadcaster:
+class Broadcaster(Service):
     """Samples the live values and fans the changes out to every event-stream client.
 
     :param live: the :class:`~flubber.web.live.LiveValues` to sample.
@@ -155,27 +156,24 @@ class Broadcaster:
         self.tick_hooks = []
 
     @property
-    def running(self):
-        """True while the sampling greenlet runs."""
-        return self._loop is not None and not self._loop.dead
-
-    @property
     def clients(self):
         """The number of connected event-stream clients."""
         return len(self._subscribers)
 
-    def start(self):
-        """Start sampling; return self."""
-        if not self.running:
-            self.live.sample()
-            self._loop = gevent.spawn(self._run)
-        return self
+    def _start(self):
+        """Take a first sample and start the sampling greenlet (:meth:`start` returns self)."""
+        self.live.sample()
+        self._loop = gevent.spawn(self._run)
 
-    def stop(self, timeout=None):
-        """Stop sampling and end every client's stream. Idempotent."""
+    def _stop(self, timeout):
+        """Stop sampling and end every client's stream (:meth:`stop`, idempotent)."""
         loop, self._loop = self._loop, None
         if loop is not None:
             loop.kill(timeout=timeout)
+        for subscriber in list(self._subscribers):
+            subscriber.cut_off()
+
+    def _stop_idle(self):
         for subscriber in list(self._subscribers):
             subscriber.cut_off()
 

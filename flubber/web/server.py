@@ -20,9 +20,9 @@ import logging
 import socket
 import time
 
-import gevent.event
 import gevent.pywsgi
 
+from flubber._lifecycle import Service
 from flubber.web.app import WebApp
 from flubber.web.events import Broadcaster
 from flubber.web.live import LiveValues
@@ -60,7 +60,7 @@ class _Handler(gevent.pywsgi.WSGIHandler):
         super().handle_error(kind, value, tb)
 
 
-class WebServer:
+class WebServer(Service):
     """Serve *node*'s page, ``/api/values``, ``/api/status``, ``/api/series`` and ``/api/events``.
 
     :param node: a :class:`~flubber.node.LabNode` (started or not).
@@ -93,14 +93,8 @@ class WebServer:
         self.app = WebApp(self.live, self.broadcaster, self.status, source, tokens)
         self.app.web_status = self._web_status
         self._server = None
-        self._stopped = gevent.event.Event()
-        self._stopped.set()
+        #: When the page was last started (unix seconds), or None.
         self.started_at = None
-
-    @property
-    def running(self):
-        """True between :meth:`start` and :meth:`stop`."""
-        return self._server is not None
 
     @property
     def address(self):
@@ -119,13 +113,11 @@ class WebServer:
             host = "[%s]" % host
         return "http://%s:%d/" % (host, port)
 
-    def start(self):
-        """Bind and start serving; return self.
+    def _start(self):
+        """Bind and start serving (:meth:`start` returns the server).
 
         :raises WebError: the address cannot be bound (in use, no permission).
         """
-        if self._server is not None:
-            return self
         server = gevent.pywsgi.WSGIServer(
             (self.host, self.port), self.app, handler_class=_Handler,
             log=gevent.pywsgi.LoggingLogAdapter(log, logging.DEBUG),
@@ -139,31 +131,15 @@ class WebServer:
         self._server = server
         self.broadcaster.start()
         self.started_at = time.time()
-        self._stopped.clear()
         log.info("web page of node %s on %s", self.node.kv.name, self.url)
-        return self
 
-    def stop(self, timeout=None):
-        """Stop sampling, end every event stream, close the port. Idempotent."""
+    def _stop(self, timeout):
+        """Stop sampling, end every event stream, close the port (:meth:`stop`, idempotent)."""
         server, self._server = self._server, None
         self.broadcaster.stop(timeout=timeout)
         if server is not None:
             server.stop(timeout=self.stop_timeout if timeout is None else timeout)
-        self._stopped.set()
-
-    close = stop
-
-    def serve_forever(self):
-        """Start (if needed) and block until :meth:`stop`."""
-        self.start()
-        self._stopped.wait()
 
     def _web_status(self):
         return dict(self.broadcaster.stats(), url=self.url, address=list(self.address) if self.address else None,
                     writable=bool(self.app.tokens))
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()
