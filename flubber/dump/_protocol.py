@@ -1,7 +1,5 @@
 """What a dump does with the bytes it receives, with no I/O.
 
-* :class:`LineSplitter` cuts a byte stream into lines (stderr goes to the
-  log line by line).
 * :class:`OutputFilter` turns what a line device (TCP, serial) sends into the
   command's output: it drops the echo of the command and recognises the
   prompt that says the command is done.
@@ -9,50 +7,10 @@
 """
 import re
 
-__all__ = ["LineSplitter", "OutputFilter", "identifier_for", "check_identifier", "compile_prompt"]
+__all__ = ["OutputFilter", "identifier_for", "check_identifier", "compile_prompt"]
 
 #: Bytes at the end of the received data in which a prompt is looked for.
 PROMPT_WINDOW = 4096
-
-
-class LineSplitter:
-    """Collects bytes and hands back complete lines.
-
-    >>> lines = LineSplitter()
-    >>> lines.feed(b"first\\nsec")
-    [b'first\\n']
-    >>> lines.feed(b"ond\\n")
-    [b'second\\n']
-    >>> lines.feed(b"tail"), lines.finish()
-    ([], b'tail')
-
-    A line longer than *max_line* bytes is handed back in pieces of that
-    size, so an endless line never grows memory without bound.
-    """
-
-    __slots__ = ("_tail", "max_line")
-
-    def __init__(self, max_line=64 * 1024):
-        self._tail = b""
-        self.max_line = max_line
-
-    def feed(self, data):
-        """Add *data*; return the list of lines it completed (each ends with ``b"\\n"``)."""
-        data = self._tail + data
-        lines = data.splitlines(keepends=True)
-        if lines and not lines[-1].endswith(b"\n"):
-            self._tail = lines.pop()
-            while len(self._tail) > self.max_line:
-                lines.append(self._tail[:self.max_line])
-                self._tail = self._tail[self.max_line:]
-        else:
-            self._tail = b""
-        return lines
-
-    def finish(self):
-        """Return what is left (a last line without newline, or ``b""``) and reset."""
-        tail, self._tail = self._tail, b""
-        return tail
 
 
 def compile_prompt(prompt):

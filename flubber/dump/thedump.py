@@ -30,9 +30,9 @@ from flubber._lifecycle import Service
 
 from flubber.dump._exceptions import DeviceError
 from flubber._config import REQUIRED, Where, positive_seconds
-from flubber.dump._protocol import LineSplitter, check_identifier, identifier_for
+from flubber.dump._protocol import check_identifier, identifier_for
 from flubber.dump.devices import END, STDOUT, Device, LocalDevice
-from flubber.io import StreamError
+from flubber.io import UNIVERSAL_NEWLINE, LineSplitter, StreamError
 
 __all__ = ["TheDump", "DumpResult", "run_dumps"]
 
@@ -179,6 +179,9 @@ class TheDump(Service):
     #: Level of the log records that carry the command's stderr lines.
     stderr_log_level = logging.WARNING
 
+    #: Longest unfinished stderr line held, bytes; past it the line is logged in pieces of this size.
+    stderr_max_line = 64 * 1024
+
     #: :func:`time.strftime` format of the timestamp added to file names.
     timestamp_format = "%Y%m%d-%H%M%S"
 
@@ -311,7 +314,7 @@ class TheDump(Service):
         except (DeviceError, StreamError) as exc:
             self._fail(str(exc))
             return
-        stderr = LineSplitter()
+        stderr = LineSplitter(UNIVERSAL_NEWLINE, max_line=self.stderr_max_line, overflow="split")
         wait = 0
         try:
             try:

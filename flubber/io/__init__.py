@@ -19,6 +19,7 @@ from flubber.io._exceptions import (
     TLSError,
     TTYError,
 )
+from flubber.io._lines import UNIVERSAL_NEWLINE, LineSplitter, LineTooLong
 from flubber.io._server import StreamConnection, StreamServer
 from flubber.io._stream import BaseStream
 from flubber.io.pipe import PipeClient, PipeConnection, PipeServer
@@ -36,6 +37,9 @@ __all__ = [
     "IncompleteReadError",
     "ConcurrentReadError",
     "StreamTimeoutError",
+    "LineSplitter",
+    "LineTooLong",
+    "UNIVERSAL_NEWLINE",
     "TCPClient",
     "TCPServer",
     "TCPConnection",

@@ -110,6 +110,14 @@ class ReceiveBuffer:
 
     def find_regex(self, regex):
         """Return the end offset of the first match of *regex* (bytes or compiled), or -1."""
+        match = self.search_regex(regex)
+        return -1 if match is None else match.end()
+
+    def search_regex(self, regex):
+        """Return the first match of *regex* (bytes or compiled) as a :class:`re.Match`, or None.
+
+        Its offsets are valid until the next :meth:`take`.
+        """
         compiled, width = compile_pattern(regex)
         if width is None:
             start = 0
@@ -118,5 +126,4 @@ class ReceiveBuffer:
         match = compiled.search(self._data, start)
         if match is None:
             self._remember(compiled)
-            return -1
-        return match.end()
+        return match

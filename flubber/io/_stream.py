@@ -11,7 +11,7 @@ import gevent
 from gevent import get_hub, getcurrent
 from gevent.event import Event
 
-from flubber.io._buffer import ReceiveBuffer
+from flubber.io._buffer import ReceiveBuffer, compile_pattern
 from flubber.io._exceptions import (
     PEER_GONE_ERRNOS,
     ConcurrentReadError,
@@ -22,8 +22,26 @@ from flubber.io._exceptions import (
     StreamTimeoutError,
     translate_os_error,
 )
+from flubber.io._lines import LineSplitter
 
 __all__ = ["BaseStream"]
+
+# The LineSplitters read_until* read with, by (delimiter, max_bytes): under
+# "raise" a splitter keeps no state, so every stream shares them (a splitter
+# per stream cost 200 bytes per waiting connection, one per call 0.5 us).
+_READERS = {}
+_MAX_READERS = 256
+
+
+def _line_reader(delimiter, max_bytes):
+    """Return the shared :class:`LineSplitter` for *delimiter* and *max_bytes*."""
+    if isinstance(delimiter, (bytearray, memoryview)):
+        delimiter = bytes(delimiter)
+    reader = LineSplitter(delimiter, max_bytes)  # validates first
+    if len(_READERS) >= _MAX_READERS:
+        _READERS.clear()
+    _READERS[(delimiter, max_bytes)] = reader
+    return reader
 
 log = logging.getLogger(__name__)
 
@@ -290,7 +308,7 @@ class BaseStream:
         """
         if not delimiter:
             raise ValueError("delimiter must not be empty")
-        return self._read_through(self._rbuf.find_delimiter, delimiter, max_bytes)
+        return self._read_line(delimiter, max_bytes)
 
     def read_until_regex(self, regex, max_bytes=None):
         """Read until the regular expression *regex* (bytes or compiled) matches.
@@ -307,24 +325,23 @@ class BaseStream:
             OS error becomes the transport's subclass (:class:`TCPError`,
             :class:`PipeError`, ...) with its errno, and closes the stream.
         """
-        return self._read_through(self._rbuf.find_regex, regex, max_bytes)
+        return self._read_line(compile_pattern(regex)[0], max_bytes)
 
-    def _read_through(self, find, target, max_bytes):
-        """Read until ``find(target)`` gives the end of a match; shared by read_until*."""
+    def _read_line(self, delimiter, max_bytes):
+        """Read one line through a :class:`~flubber.io.LineSplitter`; shared by read_until*."""
         self._enter_read()
         try:
-            rbuf = self._rbuf
             limit = self.max_buffer_size if max_bytes is None else max_bytes
-            while True:
-                end = find(target)
-                if end >= 0:
-                    if end > limit:
-                        raise self._overflow(limit)
-                    return rbuf.take(end)
-                if len(rbuf) > limit:
-                    raise self._overflow(limit)
-                if not self._fill():
-                    return rbuf.take_all()
+            try:
+                reader = _READERS.get((delimiter, limit))
+            except TypeError:  # an unhashable delimiter (bytearray)
+                reader = None
+            if reader is None:
+                reader = _line_reader(delimiter, limit)
+            try:
+                return reader.read_line(self._fill, self._rbuf)
+            except StreamBufferFullError:
+                raise self._overflow(limit) from None
         finally:
             self._reader = None
 

@@ -20,12 +20,11 @@ import ssl
 
 import gevent
 
-from flubber.io import TCPServer
+from flubber.io import LineSplitter, LineTooLong, TCPServer
 from flubber.kvstore import _dripline
 from flubber.kvstore._defaults import DEFAULT_HOST, DEFAULT_PORT
 from flubber.kvstore._dripline import OP_GET, Reply
 from flubber.kvstore._exceptions import AccessDenied, DecodingError
-from flubber.kvstore._lines import LineSplitter, LineTooLong
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +162,7 @@ class KVTCPServer(TCPServer):
         :attr:`idle_timeout` seconds is closed (the time the node spends
         answering does not count).
         """
-        splitter = LineSplitter(self.max_request_bytes)
+        splitter = LineSplitter(b"\n", self.max_request_bytes, overflow="discard", keep_ends=False)
         handle = self.node.handle_message
         authorize = self._authorize
         read_size = self.read_size

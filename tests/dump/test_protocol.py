@@ -1,26 +1,12 @@
-"""The no-I/O parts of the dump: line splitting, echo and prompt, identifiers."""
+"""The no-I/O parts of the dump: echo and prompt, identifiers (lines: tests/io/test_lines.py)."""
 import pytest
 
 from flubber.dump._protocol import (
-    LineSplitter,
     OutputFilter,
     check_identifier,
     compile_prompt,
     identifier_for,
 )
-
-
-def test_line_splitter_hands_back_complete_lines_only():
-    lines = LineSplitter()
-    assert lines.feed(b"a\nb") == [b"a\n"]
-    assert lines.feed(b"c\r\nd\n") == [b"bc\r\n", b"d\n"]
-    assert lines.finish() == b""
-
-
-def test_line_splitter_cuts_an_endless_line_into_pieces():
-    lines = LineSplitter(max_line=4)
-    assert lines.feed(b"abcdefghij") == [b"abcd", b"efgh"]
-    assert lines.finish() == b"ij"
 
 
 def _feed_all(output_filter, pieces):

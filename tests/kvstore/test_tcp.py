@@ -5,7 +5,6 @@ import pytest
 
 from flubber.io import TCPClient
 from flubber.kvstore import RequestTimeout, TCPKVClient, TransportError, KVTCPServer
-from flubber.kvstore._lines import LineSplitter, LineTooLong
 from flubber.kvstore.client import parse_address
 
 
@@ -188,38 +187,3 @@ def test_client_addresses(address, expected):
 def test_client_address_mistakes_are_usage_errors(address, message):
     with pytest.raises(ValueError, match=message):
         parse_address(address)
-
-
-def test_line_splitter_returns_complete_lines_only():
-    splitter = LineSplitter(max_line=100)
-    assert splitter.feed(b"ab") == []
-    assert splitter.feed(b"c\nde\nf") == [b"abc", b"de"]
-    assert splitter.pending == 1
-    assert splitter.feed(b"\n") == [b"f"]
-    assert splitter.finish() is None
-
-
-def test_line_splitter_drops_overlong_lines_without_keeping_them():
-    splitter = LineSplitter(max_line=10)
-    assert splitter.feed(b"x" * 8) == []
-    assert splitter.feed(b"x" * 8) == []
-    assert splitter.pending == 16
-    for _ in range(1000):
-        assert splitter.feed(b"y" * 1000) == []
-    lines = splitter.feed(b"yy\nok\n")
-    assert [type(line) for line in lines] == [LineTooLong, bytes]
-    assert lines[0].length == 16 + 1000 * 1000 + 2
-    assert lines[1] == b"ok"
-
-
-def test_line_splitter_marks_an_overlong_line_inside_one_chunk():
-    lines = LineSplitter(max_line=3).feed(b"abcdef\nabc\n")
-    assert isinstance(lines[0], LineTooLong) and lines[0].length == 6
-    assert lines[1] == b"abc"
-
-
-def test_line_splitter_is_linear_for_one_byte_pieces():
-    splitter = LineSplitter(max_line=2_000_000)
-    for _ in range(200_000):
-        splitter.feed(b"a")
-    assert splitter.feed(b"\n") == [b"a" * 200_000]
