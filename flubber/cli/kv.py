@@ -66,9 +66,13 @@ def print_reply(reply, as_json=False, only_value=False, out=None, err=None):
 
 def _send(args, msgop, target, payload, lockout_key=None):
     address = args.broker or args.host
+    if args.dripline == 4 and not args.broker:
+        print("flubber %s: --dripline 4 is spoken over AMQP only; add --broker URL" % args.command,
+              file=sys.stderr)
+        return 2
     token = args.token if args.token is not None else os.environ.get("FLUBBER_TOKEN") or None
     try:
-        with connect(address, timeout=args.timeout, token=token, ca=args.ca) as client:
+        with connect(address, timeout=args.timeout, token=token, ca=args.ca, dripline=args.dripline) as client:
             reply = client.request(target, msgop, payload, lockout_key=lockout_key)
     except KVStoreError as exc:
         print("flubber %s: %s" % (args.command, exc), file=sys.stderr)
@@ -135,6 +139,10 @@ def _add_common(parser, example):
         "--ca", metavar="FILE",
         help="connect with TLS and trust only this CA file (PEM), for a node with tcp: tls:; example: "
              "%s --host labpc:8600 --ca lab-ca.pem" % example)
+    parser.add_argument(
+        "--dripline", type=int, choices=(3, 4), default=3, metavar="{3,4}",
+        help="dripline version of the request sent through --broker (default 3; 4 is dripline-cpp's "
+             "headers form; replies are read in either); example: %s --broker URL --dripline 4" % example)
     parser.add_argument(
         "-t", "--timeout", type=float, default=10.0, metavar="SECONDS",
         help="seconds to wait for the reply (default 10); example: %s -t 2" % example)

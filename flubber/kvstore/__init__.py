@@ -22,6 +22,7 @@ from flubber.kvstore._dripline import (
     OP_CMD, OP_CONFIG, OP_GET, OP_RUN, OP_SEND, OP_SET, T_ALERT, T_REPLY, T_REQUEST, Alert, Reply, Request,
     decode_reply, decode_request, encode_json, normalize_lockout_key,
 )
+from flubber.kvstore._dripline4 import AMQPMessage, alert_messages
 from flubber.kvstore._endpoint import Endpoint
 from flubber.kvstore._exceptions import (
     AccessDenied, AMQPConnectionError, AMQPError, AMQPRoutingKeyError, AMQPTimeoutError, CalibrationError,
@@ -66,6 +67,7 @@ __all__ = [
     "ContinuousLoggerSink", "QueueSink", "LoggingSink",
     # dripline messages
     "Request", "Reply", "Alert", "decode_request", "decode_reply", "encode_json", "normalize_lockout_key",
+    "AMQPMessage", "alert_messages",
     "OP_SET", "OP_GET", "OP_CONFIG", "OP_SEND", "OP_RUN", "OP_CMD", "T_REPLY", "T_REQUEST", "T_ALERT",
     # exceptions
     "KVStoreError", "DriplineError", "AMQPError", "AMQPConnectionError", "AMQPRoutingKeyError", "AMQPTimeoutError",

@@ -9,11 +9,13 @@ import gevent.lock
 import pika
 import pika.exceptions
 
-from flubber.kvstore import _dripline
-from flubber.kvstore._amqp_link import REQUESTS_EXCHANGE, Link, safe_url, url_parameters
+from flubber.kvstore import _dripline, _dripline4
+from flubber.kvstore._amqp_link import REQUESTS_EXCHANGE, Link, message_properties, safe_url, url_parameters
 from flubber.kvstore._base_client import KVClient
 from flubber.kvstore._dripline import CONTENT_ENCODING, Reply
-from flubber.kvstore._exceptions import AMQPConnectionError, AMQPRoutingKeyError, DriplineError, RequestTimeout
+from flubber.kvstore._exceptions import (
+    AMQPConnectionError, AMQPRoutingKeyError, ConfigError, DriplineError, RequestTimeout,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +25,10 @@ class AMQPKVClient(KVClient):
 
     :param url: the broker, ``amqp://guest:guest@127.0.0.1:5672/%2F``.
     :param timeout: default seconds to wait for a reply.
+    :param dripline: the version of the requests it sends: 3 (one JSON
+        body) or 4 (headers and payload as dripline-cpp lays them out: the
+        target's first word is the routing key, the rest the ``specifier``).
+        Replies are read in whichever version they come.
 
     Connects on the first request. Replies arrive in an exclusive,
     broker-named queue (also bound to ``requests`` under its own name, as
@@ -33,11 +39,16 @@ class AMQPKVClient(KVClient):
     #: Seconds allowed to connect and set up.
     setup_timeout = 10.0
 
-    def __init__(self, url, timeout=None):
+    def __init__(self, url, timeout=None, dripline=3):
+        if dripline not in (3, 4):
+            raise ConfigError("dripline must be 3 or 4 (the version of the requests), got %r" % (dripline,))
         super().__init__(timeout)
         #: The broker URL.
         self.url = url
+        #: The dripline version of the requests sent (3 or 4).
+        self.dripline = dripline
         url_parameters(url)
+        self._chunks = _dripline4.ChunkAssembler()
         self._link = None
         self._reply_queue = None
         self._pending = {}
@@ -93,7 +104,13 @@ class AMQPKVClient(KVClient):
             logger.debug("dropping a reply nobody waits for (%r)", properties.correlation_id)
             return
         try:
-            reply = _dripline.decode_reply(body)
+            if _dripline4.is_v4(properties.headers):
+                whole = self._chunks.add(properties.message_id, properties.headers, body)
+                if whole is None:
+                    return          # more chunks to come
+                reply = _dripline4.decode_reply(whole[0], whole[1], properties.correlation_id)
+            else:
+                reply = _dripline.decode_reply(body)
         except DriplineError as exc:
             result.set_exception(exc)
             return
@@ -110,18 +127,27 @@ class AMQPKVClient(KVClient):
         """Publish *request* to the requests exchange; return the :class:`~flubber.kvstore.Reply`."""
         timeout = self.timeout if timeout is None else timeout
         link = self._ensure_link()
-        correlation_id = self._prefix + str(next(self._ids))
+        if self.dripline == 4:
+            correlation_id = _dripline4.new_uuid()
+        else:
+            correlation_id = self._prefix + str(next(self._ids))
         result = gevent.event.AsyncResult()
         self._pending[correlation_id] = result
         try:
             request.correlation_id = None
-            link.channel.basic_publish(
-                exchange=REQUESTS_EXCHANGE, routing_key=request.target,
-                body=_dripline.encode_json(request.to_dict(with_target=False)),
-                properties=pika.BasicProperties(reply_to=self._reply_queue, correlation_id=correlation_id,
-                                                content_encoding=CONTENT_ENCODING, app_id="flubber"),
-                mandatory=True,
-            )
+            if self.dripline == 4:
+                for message in _dripline4.request_messages(request, self._reply_queue, correlation_id):
+                    link.channel.basic_publish(exchange=REQUESTS_EXCHANGE, routing_key=message.routing_key,
+                                               body=message.body, properties=message_properties(message),
+                                               mandatory=True)
+            else:
+                link.channel.basic_publish(
+                    exchange=REQUESTS_EXCHANGE, routing_key=request.target,
+                    body=_dripline.encode_json(request.to_dict(with_target=False)),
+                    properties=pika.BasicProperties(reply_to=self._reply_queue, correlation_id=correlation_id,
+                                                    content_encoding=CONTENT_ENCODING, app_id="flubber"),
+                    mandatory=True,
+                )
             try:
                 return result.get(timeout=timeout)
             except gevent.Timeout:
@@ -139,4 +165,4 @@ class AMQPKVClient(KVClient):
             link.close()
 
     def __repr__(self):
-        return "AMQPKVClient(%s)" % safe_url(self.url)
+        return "AMQPKVClient(%s%s)" % (safe_url(self.url), ", dripline=4" if self.dripline == 4 else "")

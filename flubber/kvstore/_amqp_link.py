@@ -212,6 +212,13 @@ class Link:
             self.closed.wait(timeout)
 
 
+def message_properties(message):
+    """Return the :class:`pika.BasicProperties` of a dripline 4 :class:`~flubber.kvstore.AMQPMessage`."""
+    return pika.BasicProperties(headers=message.headers, content_encoding=message.content_encoding,
+                                correlation_id=message.correlation_id, message_id=message.message_id,
+                                reply_to=message.reply_to or None)
+
+
 def reply_code(reason):
     """Return the AMQP reply code of a close *reason* (405 locked, 406 precondition failed), or None."""
     return getattr(reason, "reply_code", None)

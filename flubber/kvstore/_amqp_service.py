@@ -1,6 +1,12 @@
 """The dripline service on RabbitMQ: :class:`AMQPService` serves a node.
 
-Layout (dripline 3): topic exchanges ``requests`` and ``alerts``. The
+It speaks dripline 3 and dripline 4 on the same queue, per message: a
+request whose AMQP headers carry ``message_type`` is dripline 4 (fields in
+headers, payload in the body, see :mod:`flubber.kvstore._dripline4`) and is
+answered in that form; any other is dripline 3 (one JSON body). Alerts go
+out in the form :attr:`AMQPService.alert_version` names.
+
+Layout: topic exchanges ``requests`` and ``alerts``. The
 service consumes an exclusive queue named after the node, bound to
 ``requests`` with ``NAME.#`` for every endpoint name it serves (and the node
 name, for ``node.store.key``). A request is a JSON dripline request message
@@ -24,11 +30,13 @@ import pika
 import pika.exceptions
 
 from flubber._lifecycle import Service
-from flubber.kvstore import _dripline
+from flubber.kvstore import _dripline, _dripline4
 from flubber.kvstore._amqp_client import AMQPKVClient
-from flubber.kvstore._amqp_link import ALERTS_EXCHANGE, REQUESTS_EXCHANGE, Link, reply_code, safe_url, url_parameters
+from flubber.kvstore._amqp_link import (
+    ALERTS_EXCHANGE, REQUESTS_EXCHANGE, Link, message_properties, reply_code, safe_url, url_parameters,
+)
 from flubber.kvstore._dripline import CONTENT_ENCODING, Reply
-from flubber.kvstore._exceptions import AMQPConnectionError, AMQPError, DecodingError, DriplineError
+from flubber.kvstore._exceptions import AMQPConnectionError, AMQPError, ConfigError, DecodingError, DriplineError
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +50,8 @@ class AMQPService(Service):
     :param workers: greenlets answering requests concurrently.
     :param forward_remote: let the node's stores reach endpoints of other
         nodes through this broker (sets ``node.remote``).
+    :param alert_version: the dripline version (3 or 4) of the alerts it
+        publishes; requests are answered in the version they come in.
 
     :meth:`start` returns at once; :meth:`wait_ready` waits until requests
     are consumed. Broadcasts of the node's keys go to the ``alerts`` exchange.
@@ -66,8 +76,16 @@ class AMQPService(Service):
     setup_timeout = 10.0
     #: Seconds :meth:`stop` waits for the broker to confirm the close, by default.
     stop_timeout = 5.0
+    #: Largest dripline 4 request, all its chunks together (bytes).
+    max_request_bytes = 1 << 20
+    #: Seconds a chunked dripline 4 request may wait for its missing chunks
+    #: before it is answered 302 (dripline-cpp waits one second).
+    chunk_timeout = 1.0
 
-    def __init__(self, node, url, queue=None, workers=4, forward_remote=True):
+    def __init__(self, node, url, queue=None, workers=4, forward_remote=True, alert_version=3):
+        if alert_version not in (3, 4):
+            raise ConfigError("alert_version must be 3 or 4 (the dripline version of the alerts), got %r"
+                              % (alert_version,))
         self.node = node
         self.url = url
         self.parameters = url_parameters(url)  # validate early: own nothing until valid
@@ -82,6 +100,10 @@ class AMQPService(Service):
         #: Alerts dropped because the broker was not connected.
         self.alerts_dropped = 0
         self._link = None
+        #: The dripline version (3 or 4) of the alerts published.
+        self.alert_version = alert_version
+        self._sender_v4 = _dripline4.sender_info(node.name or "")
+        self._chunks = _dripline4.ChunkAssembler(self.max_request_bytes)
         self._inbox = gevent.queue.Queue()
         self._greenlets = []
 
@@ -218,25 +240,82 @@ class AMQPService(Service):
         return self.node.handle(request)
 
     def _answer(self, channel, method, properties, body):
-        reply = self.answer(body, method.routing_key, properties)
-        if properties.reply_to:
-            reply.correlation_id = None  # travels as the AMQP property
-            data = _dripline.encode_json(reply.to_dict())
-            channel.basic_publish(
-                exchange=self.reply_exchange, routing_key=properties.reply_to, body=data,
-                properties=pika.BasicProperties(correlation_id=properties.correlation_id,
-                                                content_encoding=CONTENT_ENCODING, app_id="flubber"),
-            )
+        if _dripline4.is_v4(properties.headers):
+            self._answer_v4(channel, method, properties, body)
+        else:
+            reply = self.answer(body, method.routing_key, properties)
+            if properties.reply_to:
+                reply.correlation_id = None  # travels as the AMQP property
+                data = _dripline.encode_json(reply.to_dict())
+                channel.basic_publish(
+                    exchange=self.reply_exchange, routing_key=properties.reply_to, body=data,
+                    properties=pika.BasicProperties(correlation_id=properties.correlation_id,
+                                                    content_encoding=CONTENT_ENCODING, app_id="flubber"),
+                )
         if channel.is_open:
             channel.basic_ack(method.delivery_tag)
 
+    # -- dripline 4 ------------------------------------------------------------------------------
+    def answer_v4(self, headers, body, routing_key, content_encoding=CONTENT_ENCODING):
+        """Return the :class:`~flubber.kvstore.Reply` to a whole dripline 4 request.
+
+        *headers* are its AMQP headers, *body* its payload (every chunk),
+        *routing_key* the delivery's; the target is the routing key and
+        ``.SPECIFIER`` when the ``specifier`` header has one.
+        """
+        try:
+            request = _dripline4.decode_request(headers, body, routing_key, content_encoding)
+        except DriplineError as exc:
+            return Reply(exc.retcode, str(exc), sender_info=self.node.sender_info)
+        return self.node.handle(request)
+
+    def _answer_v4(self, channel, method, properties, body):
+        try:
+            whole = self._chunks.add(properties.message_id, properties, body)
+        except DriplineError as exc:
+            self._reply_v4(channel, properties, Reply(exc.retcode, str(exc), sender_info=self.node.sender_info))
+            return
+        if whole is None:
+            gevent.spawn_later(self.chunk_timeout, self._expire_v4, channel, properties.message_id)
+            return
+        first, data = whole
+        self._reply_v4(channel, first, self.answer_v4(first.headers, data, method.routing_key,
+                                                       first.content_encoding))
+
+    def _expire_v4(self, channel, message_id):
+        first = self._chunks.expire(message_id)
+        if first is not None and channel.is_open:
+            self._reply_v4(channel, first, Reply(
+                DecodingError.retcode, "Request message was not valid: the entire message was not available "
+                "(chunks missing after %g s)" % self.chunk_timeout, sender_info=self.node.sender_info))
+
+    def _reply_v4(self, channel, properties, reply):
+        """Publish *reply* in dripline 4 form to the request's ``reply_to`` (none: no reply, as dripline)."""
+        if not properties.reply_to:
+            return
+        for message in _dripline4.reply_messages(reply, properties.reply_to, properties.correlation_id,
+                                                 sender=self._sender_v4):
+            channel.basic_publish(exchange=self.reply_exchange, routing_key=message.routing_key,
+                                  body=message.body, properties=message_properties(message))
+
     # -- alerts ----------------------------------------------------------------------------------
-    def publish_alert(self, alert):
-        """Publish *alert* to the alerts exchange (an alert sink of the node); drop it while disconnected."""
+    def publish_alert(self, alert, version=None):
+        """Publish *alert* to the alerts exchange (an alert sink of the node); drop it while disconnected.
+
+        *version* (3 or 4, default :attr:`alert_version`) is the dripline
+        form: 4 lays it out as dripline-cpp does (:func:`alert_messages`),
+        what a dripline 4 data logger consumes.
+        """
         link = self._link
         if link is None or not link.is_open:
             self.alerts_dropped += 1
             logger.debug("AMQP %s: not connected, alert %r dropped", self.queue, alert)
+            return
+        if (self.alert_version if version is None else version) == 4:
+            sender = self._sender_v4 if alert.sender_info in (None, self.node.sender_info) else alert.sender_info
+            for message in _dripline4.alert_messages(alert.routing_key, alert.payload, alert.unixtime, sender):
+                link.channel.basic_publish(exchange=self.alerts_exchange, routing_key=message.routing_key,
+                                           body=message.body, properties=message_properties(message))
             return
         link.channel.basic_publish(
             exchange=self.alerts_exchange, routing_key=alert.routing_key, body=_dripline.encode_json(alert.to_dict()),

@@ -26,7 +26,7 @@ from flubber.io import StreamError, TCPClient, TLSError, parse_tcp_address
 from flubber.kvstore import _dripline
 from flubber.kvstore._base_client import KVClient
 from flubber.kvstore._defaults import DEFAULT_HOST, DEFAULT_PORT
-from flubber.kvstore._exceptions import DecodingError, RequestTimeout, TransportError
+from flubber.kvstore._exceptions import ConfigError, DecodingError, RequestTimeout, TransportError
 from flubber.kvstore.tcp import client_ssl_context
 
 logger = logging.getLogger(__name__)
@@ -163,16 +163,21 @@ def parse_address(address):
     return parse_tcp_address(address, default_host=DEFAULT_HOST)
 
 
-def connect(address=None, timeout=None, token=None, ca=None):
+def connect(address=None, timeout=None, token=None, ca=None, dripline=3):
     """Return a client for *address*: an ``amqp://`` URL gives an AMQP client, anything else TCP.
 
     *token* and *ca* are those of :class:`TCPKVClient` (TCP only: over AMQP
     the broker's users and permissions decide who may send what).
+    *dripline* (3 or 4) is the version of the requests an AMQP client sends;
+    the TCP transport speaks dripline 3 only.
 
     >>> kv = connect("127.0.0.1:8600")     # doctest: +SKIP
     >>> kv.get("setpoint")                 # doctest: +SKIP
     """
     if isinstance(address, str) and address.startswith(("amqp://", "amqps://")):
         from flubber.kvstore._amqp_client import AMQPKVClient  # needs pika: only for a broker URL
-        return AMQPKVClient(address, timeout=timeout)
+        return AMQPKVClient(address, timeout=timeout, dripline=dripline)
+    if dripline != 3:
+        raise ConfigError("dripline %r is only spoken over AMQP; give a broker URL (amqp://...) "
+                          "or use dripline 3 over TCP" % (dripline,))
     return TCPKVClient(address, timeout=timeout, token=token, ca=ca)

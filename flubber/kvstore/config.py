@@ -48,7 +48,7 @@ TCP_OPTIONS = ("host", "port", "max_connections", "max_request_bytes", "idle_tim
 #: Keys of ``tcp.tls``.
 TLS_OPTIONS = ("cert", "key")
 #: Keys of the ``amqp`` section.
-AMQP_OPTIONS = ("url", "queue", "workers")
+AMQP_OPTIONS = ("url", "queue", "workers", "alerts")
 #: A list item without the space after its dash (``-name: foo``, as dripline's docs print it).
 _DASH_WITHOUT_SPACE = re.compile(r"\s*-[A-Za-z_]\w*\s*:")
 
@@ -304,7 +304,11 @@ def _amqp_section(where, value):
     queue = value.get("queue")
     if queue is not None and (not isinstance(queue, str) or not queue):
         raise where.error("queue must be a non-empty name, got %r" % (queue,))
-    return dict(value, workers=workers)
+    alerts = value.get("alerts", "dripline3")
+    if alerts not in ("dripline3", "dripline4"):
+        raise where.error("alerts must be dripline3 or dripline4 (the form of the alerts the node publishes; "
+                          "requests are answered in the form they come in), got %r" % (alerts,))
+    return dict(value, workers=workers, alerts=alerts)
 
 
 def parse_node_config(data, source="<config>", extra_sections=(), base_dir=None):

@@ -68,8 +68,9 @@ class NodeServer(Service):
                 logger.info("node %s: dripline over TCP on %s:%s", self.node.name, *self.tcp_address)
             if amqp is not None:
                 from flubber.kvstore.amqp import AMQPService  # needs pika: only when AMQP is configured
-                self.amqp_service = AMQPService(self.node, amqp["url"], queue=amqp.get("queue"),
-                                                workers=amqp.get("workers", 4)).start()
+                self.amqp_service = AMQPService(
+                    self.node, amqp["url"], queue=amqp.get("queue"), workers=amqp.get("workers", 4),
+                    alert_version=4 if amqp.get("alerts") == "dripline4" else 3).start()
             self.node.start()
         except BaseException:
             self._stop(None)

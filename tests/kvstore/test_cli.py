@@ -204,3 +204,20 @@ def test_serve_check_only_validates(capsys):
 def test_serve_reports_a_port_in_use(tcp_address, capsys):
     assert main(["serve", os.path.join(REPO, "examples", "kvstore.yaml"), "--tcp", "%s:%d" % tcp_address]) == 1
     assert "cannot listen" in capsys.readouterr().err
+
+
+@pytest.mark.rabbitmq
+def test_get_set_cmd_with_dripline_4_through_the_broker(amqp_service, rabbitmq_url, names, capsys):
+    v4 = ["--broker", rabbitmq_url, "--dripline", "4"]
+    assert main(["set", names.note, "43"] + v4) == 0
+    assert main(["get", names.note] + v4) == 0
+    assert main(["get", names.foo + ".calibration"] + v4) == 0
+    assert main(["cmd", names.foo, "ping"] + v4) == 0
+    out, err = capsys.readouterr()
+    assert [json.loads(line) for line in out.splitlines()[-3:-1]] == [{"value_raw": 43}, {"values": ["2*{}"]}]
+    assert err.count("retcode 0 (success)") == 4
+
+
+def test_dripline_4_needs_a_broker(flubber, capsys):
+    status, out, err = flubber("get", "foo", "--dripline", "4")
+    assert status == 2 and "--dripline 4 is spoken over AMQP only; add --broker URL" in err

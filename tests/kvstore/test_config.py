@@ -72,6 +72,12 @@ def test_the_spec_example_loads(write):
     assert config.amqp["url"].startswith("amqp://")
 
 
+def test_amqp_alerts_name_the_dripline_version_of_the_alerts(write):
+    config = load_node_config(write("name: lab\namqp: {url: 'amqp://h/', alerts: dripline4}\n"))
+    assert config.amqp["alerts"] == "dripline4"
+    assert load_node_config(write("name: lab\namqp: 'amqp://h/'\n")).amqp["alerts"] == "dripline3"
+
+
 def test_the_shipped_example_loads():
     node = load_node_config(os.path.join(REPO, "examples", "kvstore.yaml")).build_node()
     assert node.endpoint("valve").get_value() == {"value_raw": "CLOSE", "value_cal": "closed"}
@@ -200,6 +206,7 @@ def test_later_sections_pass_through_when_another_layer_reads_them(write):
     ("name: lab\ntcp: {prot: 1}\n", "did you mean 'port'"),
     ("name: lab\namqp: {url: 'http://x'}\n", "amqp://"),
     ("name: lab\namqp: {url: 'amqp://h/', workers: 0}\n", "workers"),
+    ("name: lab\namqp: {url: 'amqp://h/', alerts: 4}\n", "alerts must be dripline3 or dripline4"),
     ("name: lab\nproviders: {kv: 1}\n", "must be a list"),
     ("name: lab\nproviders: [kv]\n", "providers[0]"),
     ("name: lab\nproviders: [{module: kv_store}]\n", "no name"),
