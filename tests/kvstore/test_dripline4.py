@@ -51,36 +51,53 @@ def cpp_request(routing_key, operation, payload, specifier="", lockout_key=NIL_U
             for index, part in enumerate(parts)]
 
 
-def _exchange(url, messages, replies_wanted, timeout):
-    """In a real thread: publish *messages* as dripline-cpp does, collect the replies."""
+def _listen(url, exchange_name, binding, ready, messages, count, timeout):
+    """In a real thread: bind a fresh exclusive queue, publish *messages*, collect *count* deliveries.
+
+    The queue is declared and bound as dripline-cpp's ``core::do_send``
+    does for its replies (bound under its own name unless *binding* is
+    given); *messages* go to ``requests`` with ``reply_to`` the queue.
+    Returns ``[(method, properties, body, queue)]``.
+    """
     connection = pika.BlockingConnection(pika.URLParameters(url))
     try:
         channel = connection.channel()
-        channel.exchange_declare("requests", exchange_type="topic")
+        channel.exchange_declare(exchange_name, exchange_type="topic")
         queue = channel.queue_declare("", exclusive=True, auto_delete=True).method.queue
-        channel.queue_bind(queue, "requests", routing_key=queue)
+        channel.queue_bind(queue, exchange_name, routing_key=binding or queue)
+        ready.append(True)
         for routing_key, body, properties in messages:
             properties = dict(properties)
             if properties.pop("reply_to", True):
                 properties["reply_to"] = queue
             channel.basic_publish("requests", routing_key, body, pika.BasicProperties(**properties),
                                   mandatory=True)
-        replies = []
+        received = []
         for method, properties, body in channel.consume(queue, auto_ack=True, inactivity_timeout=timeout):
             if method is None:
                 break
-            replies.append((method, properties, body, queue))
-            if len(replies) >= replies_wanted:
+            received.append((method, properties, body, queue))
+            if len(received) >= count:
                 break
-        return replies
+        return received
     finally:
         connection.close()
 
 
+def listening(url, exchange_name, binding, count=1, timeout=10.0):
+    """Start :func:`_listen` without messages in a real thread; return its result once it is bound."""
+    ready = []          # a plain list: the thread is outside the hub, the test polls cooperatively
+    result = gevent.get_hub().threadpool.spawn(_listen, url, exchange_name, binding, ready, [], count, timeout)
+    with gevent.Timeout(15):
+        while not ready:
+            gevent.sleep(0.02)
+    return result
+
+
 def exchange(url, messages, replies_wanted=1, timeout=10.0):
     """Send *messages* from a real thread; return the replies ``(method, properties, body, queue)``."""
-    return gevent.get_hub().threadpool.spawn(_exchange, url, messages, replies_wanted, timeout).get(
-        timeout=timeout + 20)
+    return gevent.get_hub().threadpool.spawn(_listen, url, "requests", None, [], messages, replies_wanted,
+                                             timeout).get(timeout=timeout + 20)
 
 
 def one_reply(url, messages):
@@ -91,15 +108,7 @@ def one_reply(url, messages):
     return properties.headers, json.loads(body), method, properties, queue
 
 
-@pytest.fixture
-def v4_service(node, rabbitmq_url):
-    service = AMQPService(node, rabbitmq_url, forward_remote=False).start()
-    assert service.wait_ready(15), "the AMQP service did not get ready within 15 s"
-    yield service
-    service.stop()
-
-
-def test_v4_get_reply_is_laid_out_as_dripline_cpp_reads_it(v4_service, rabbitmq_url, names):
+def test_v4_get_reply_is_laid_out_as_dripline_cpp_reads_it(amqp_service, rabbitmq_url, names):
     request = cpp_request(names.foo, 1, {})
     headers, payload, method, properties, queue = one_reply(rabbitmq_url, request)
     assert payload == {"value_raw": 3, "value_cal": 6}
@@ -120,12 +129,12 @@ def test_v4_get_reply_is_laid_out_as_dripline_cpp_reads_it(v4_service, rabbitmq_
     assert "message_operation" not in headers and "lockout_key" not in headers
 
 
-def test_v4_specifier_header_reads_an_attribute(v4_service, rabbitmq_url, names):
+def test_v4_specifier_header_reads_an_attribute(amqp_service, rabbitmq_url, names):
     headers, payload, *_ = one_reply(rabbitmq_url, cpp_request(names.foo, 1, {}, specifier="calibration"))
     assert (headers["return_code"], payload) == (0, {"values": ["2*{}"]})
 
 
-def test_v4_set_then_v4_get_over_the_node_address(v4_service, rabbitmq_url, names, node):
+def test_v4_set_then_v4_get_over_the_node_address(amqp_service, rabbitmq_url, names, node):
     headers, payload, *_ = one_reply(rabbitmq_url, cpp_request(names.foo, 0, {"values": [12.5]}))
     assert headers["return_code"] == 0
     assert node.endpoint(names.foo).get_value() == {"value_raw": 12.5, "value_cal": 25.0}
@@ -135,7 +144,7 @@ def test_v4_set_then_v4_get_over_the_node_address(v4_service, rabbitmq_url, name
     assert payload == {"value_raw": 12.5, "value_cal": 25.0}
 
 
-def test_v4_lock_needs_the_key_in_the_lockout_key_header(v4_service, rabbitmq_url, names, node):
+def test_v4_lock_needs_the_key_in_the_lockout_key_header(amqp_service, rabbitmq_url, names, node):
     headers, payload, *_ = one_reply(rabbitmq_url, cpp_request(names.foo, 9, {}, specifier="lock"))
     assert headers["return_code"] == 0
     key = payload["key"]
@@ -157,7 +166,7 @@ def test_v4_lock_needs_the_key_in_the_lockout_key_header(v4_service, rabbitmq_ur
     ({"specifier": "no_such_method", "message_operation": 9}, 306),
     ({"content_encoding": "application/msgpack"}, 302),
 ])
-def test_v4_errors_have_return_codes(v4_service, rabbitmq_url, names, change, code):
+def test_v4_errors_have_return_codes(amqp_service, rabbitmq_url, names, change, code):
     change = dict(change)
     body = change.pop("body", None)
     encoding = change.pop("content_encoding", None)
@@ -170,7 +179,7 @@ def test_v4_errors_have_return_codes(v4_service, rabbitmq_url, names, change, co
     assert headers["return_message"]
 
 
-def test_v4_chunked_request_is_joined_and_answered_once(v4_service, rabbitmq_url, names, node):
+def test_v4_chunked_request_is_joined_and_answered_once(amqp_service, rabbitmq_url, names, node):
     text = "".join(chr(ord("a") + i % 26) for i in range(300))
     messages = cpp_request(names.note, 0, {"values": [text]}, chunks=3)
     assert {props["message_id"].split("/")[1:] == [str(i), "3"] for i, (_, _, props) in enumerate(messages)} == {True}
@@ -179,7 +188,7 @@ def test_v4_chunked_request_is_joined_and_answered_once(v4_service, rabbitmq_url
     assert node.endpoint(names.note).get_value() == {"value_raw": text}
 
 
-def test_v4_long_reply_comes_in_chunks(v4_service, rabbitmq_url, names, node):
+def test_v4_long_reply_comes_in_chunks(amqp_service, rabbitmq_url, names, node):
     text = "x" * 25000
     node.endpoint(names.note).set_value(text)
     replies = exchange(rabbitmq_url, cpp_request(names.note, 1, {}), replies_wanted=3)
@@ -190,21 +199,21 @@ def test_v4_long_reply_comes_in_chunks(v4_service, rabbitmq_url, names, node):
     assert json.loads(b"".join(body for _, _, body, _ in replies)) == {"value_raw": text}
 
 
-def test_v4_incomplete_chunks_get_302_after_the_chunk_timeout(v4_service, rabbitmq_url, names):
-    v4_service.chunk_timeout = 0.2
+def test_v4_incomplete_chunks_get_302_after_the_chunk_timeout(amqp_service, rabbitmq_url, names):
+    amqp_service.chunk_timeout = 0.2
     messages = cpp_request(names.note, 0, {"values": ["y" * 300]}, chunks=3)
     headers, payload, *_ = one_reply(rabbitmq_url, messages[:2])
     assert headers["return_code"] == 302 and "not available" in headers["return_message"]
 
 
-def test_v4_request_without_reply_to_is_done_and_not_answered(v4_service, rabbitmq_url, names, node):
+def test_v4_request_without_reply_to_is_done_and_not_answered(amqp_service, rabbitmq_url, names, node):
     routing_key, body, properties = cpp_request(names.foo, 0, {"values": [4]})[0]
     properties["reply_to"] = None
     assert exchange(rabbitmq_url, [(routing_key, body, properties)], timeout=1.0) == []
     assert node.endpoint(names.foo).get_value()["value_raw"] == 4
 
 
-def test_v3_and_v4_requests_on_one_node_each_get_their_own_form(v4_service, rabbitmq_url, names):
+def test_v3_and_v4_requests_on_one_node_each_get_their_own_form(amqp_service, rabbitmq_url, names):
     v3 = {"msgtype": 3, "msgop": 1, "payload": {"values": []}, "timestamp": "2026-12-01T19:00:00.000001Z",
           "lockout_key": None, "sender_info": {"package": "dripline", "exe": "x", "version": "3.9",
                                                "commit": "", "hostname": "h", "username": "u", "service_name": ""}}
@@ -219,7 +228,7 @@ def test_v3_and_v4_requests_on_one_node_each_get_their_own_form(v4_service, rabb
     assert properties.headers["message_type"] == T_REPLY and json.loads(body) == {"value_raw": 3, "value_cal": 6}
 
 
-def test_flubber_client_speaks_v4(v4_service, rabbitmq_url, names):
+def test_flubber_client_speaks_v4(amqp_service, rabbitmq_url, names):
     with AMQPKVClient(rabbitmq_url, timeout=10, dripline=4) as client:
         assert client.get(names.foo) == {"value_raw": 3, "value_cal": 6}
         assert client.get(names.foo + ".calibration") == {"values": ["2*{}"]}
@@ -233,28 +242,12 @@ def test_flubber_client_speaks_v4(v4_service, rabbitmq_url, names):
 
 def test_flubber_client_v4_requests_are_what_dripline_cpp_sends(rabbitmq_url, names):
     """A stand-in service bound to the routing key records what the client publishes."""
-    def record(url):
-        connection = pika.BlockingConnection(pika.URLParameters(url))
-        try:
-            channel = connection.channel()
-            channel.exchange_declare("requests", exchange_type="topic")
-            queue = channel.queue_declare("", exclusive=True, auto_delete=True).method.queue
-            channel.queue_bind(queue, "requests", routing_key=names.probe + ".#")
-            ready.append(True)
-            for method, properties, body in channel.consume(queue, auto_ack=True, inactivity_timeout=15):
-                return method.routing_key, properties, body
-        finally:
-            connection.close()
-
-    ready = []          # a plain list: the thread is outside the hub, the test polls cooperatively
-    recorder = gevent.get_hub().threadpool.spawn(record, rabbitmq_url)
-    with gevent.Timeout(15):
-        while not ready:
-            gevent.sleep(0.02)
+    recorder = listening(rabbitmq_url, "requests", names.probe + ".#")
     with AMQPKVClient(rabbitmq_url, timeout=0.5, dripline=4) as client:
         with pytest.raises(RequestTimeout):         # the stand-in never answers
             client.request(names.probe + ".calibration", 0, {"values": [2]}, lockout_key="ab" * 16)
-    routing_key, properties, body = recorder.get(timeout=20)
+    ((method, properties, body, _),) = recorder.get(timeout=20)
+    routing_key = method.routing_key
     assert routing_key == names.probe
     assert json.loads(body) == {"values": [2]}
     assert properties.content_encoding == "application/json"
@@ -267,26 +260,6 @@ def test_flubber_client_v4_requests_are_what_dripline_cpp_sends(rabbitmq_url, na
     assert headers["lockout_key"] == str(uuid.UUID(hex="ab" * 16))
     assert re.fullmatch(TIMESTAMP, headers["timestamp"])
     assert set(headers["sender_info"]) == {"exe", "versions", "hostname", "username", "service_name"}
-
-
-def _consume_alerts(url, binding, ready, count, timeout):
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    try:
-        channel = connection.channel()
-        channel.exchange_declare("alerts", exchange_type="topic")
-        queue = channel.queue_declare("", exclusive=True, auto_delete=True).method.queue
-        channel.queue_bind(queue, "alerts", routing_key=binding)
-        ready.append(True)
-        alerts = []
-        for method, properties, body in channel.consume(queue, auto_ack=True, inactivity_timeout=timeout):
-            if method is None:
-                break
-            alerts.append((method.routing_key, properties, body))
-            if len(alerts) >= count:
-                break
-        return alerts
-    finally:
-        connection.close()
 
 
 def postgres_sensor_logger_row(routing_key, properties, body):
@@ -318,14 +291,9 @@ def test_v4_sensor_value_alert_is_what_a_dripline4_data_logger_takes(rabbitmq_ur
     try:
         assert service.wait_ready(15)
         node.start()
-        ready = []
-        consumer = gevent.get_hub().threadpool.spawn(_consume_alerts, rabbitmq_url,
-                                                     "sensor_value." + names.temp, ready, 1, 10.0)
-        with gevent.Timeout(15):
-            while not ready:
-                gevent.sleep(0.02)
+        consumer = listening(rabbitmq_url, "alerts", "sensor_value." + names.temp)
         node.endpoint(names.temp).set_value(21.5)
-        alerts = consumer.get(timeout=30)
+        alerts = [(method.routing_key, properties, body) for method, properties, body, _ in consumer.get(timeout=30)]
     finally:
         node.stop()
         service.stop()
