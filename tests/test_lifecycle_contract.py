@@ -1,5 +1,10 @@
 """The service lifecycle contract (docs/lifecycle.rst): every flubber service passes every test here.
 
+The services: the stream servers (TCP, pipe, the KV store's TCP server),
+the UDP sockets (pull, date pull, push), ContinuousLogger (SQLite),
+TheDump, KVNode, NodeServer, AMQPService (RabbitMQ), LabNode, the SCPI
+simulator, LineInstrument, InstrumentShare and WebServer.
+
 Each case builds one real service on loopback (ports from port 0, files in
 tmp_path; RabbitMQ only for the AMQP transport, skipped loudly when absent)
 with a ``probe`` that shows it really serves, and a ``load`` that gives its
@@ -21,14 +26,15 @@ import pytest
 
 from flubber import Service, ServiceState
 from flubber.dump import LocalDevice, TheDump
-from flubber.io import PipeServer, StreamError, TCPServer, connect_tcp
-from flubber.io import PipeClient
+from flubber.instruments import InstrumentError, InstrumentShare, LineInstrument, ScpiServer, ScpiSimulator
+from flubber.io import PipeClient, PipeServer, StreamError, TCPServer, connect_tcp
 from flubber.kvstore import KVNode, KVStore, KVStoreKey, KVTCPServer, TCPKVClient
 from flubber.kvstore.config import parse_node_config
 from flubber.kvstore.serve import NodeServer
 from flubber.loggers import ContinuousLogger, create_tables
 from flubber.node import LabNode
 from flubber.sockets import DataPullSocket, DataPushSocket, DateDataPullSocket, UDPClient
+from flubber.web import WebServer
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -238,8 +244,79 @@ def lab_node(context):
     return Case(node, _kv_probe(node.server))
 
 
+def scpi_simulator(context):
+    server = ScpiServer("tcp://127.0.0.1:0", ScpiSimulator(delay=0))
+
+    def probe():
+        with LineInstrument(server.address, timeout=5) as meter:
+            return meter.query("*IDN?").startswith("FLUBBER")
+
+    return Case(server, probe)
+
+
+def line_instrument(context):
+    simulator = ScpiServer("tcp://127.0.0.1:0", ScpiSimulator(delay=0.2)).start()
+    meter = LineInstrument(simulator.address, timeout=5)
+
+    def ask():
+        try:
+            meter.query("*IDN?")
+        except InstrumentError:  # InstrumentStoppedError: the stop failed it, as it should
+            pass
+
+    def load():
+        for _ in range(3):  # requests in flight, which the stop fails instead of waiting them out
+            gevent.spawn(ask)
+        gevent.sleep(0)
+
+    return Case(meter, lambda: meter.query("*IDN?").startswith("FLUBBER"), load, cleanup=simulator.stop)
+
+
+def instrument_share(context):
+    simulator = ScpiServer("tcp://127.0.0.1:0", ScpiSimulator(delay=0)).start()
+    meter = LineInstrument(simulator.address, timeout=5).start()
+    share = InstrumentShare(meter, port=0, lock_timeout=5)
+
+    def probe():
+        client = connect_tcp(share.address, timeout=5)
+        try:
+            client.write(b"*IDN?\n")
+            return client.read_until(b"\n").startswith(b"FLUBBER")
+        finally:
+            client.abort()
+
+    def cleanup():
+        meter.stop()
+        simulator.stop()
+
+    return Case(share, probe, cleanup=cleanup)
+
+
+def web_server(context):
+    node = LabNode.from_dict({"name": "contractweb", "tcp": False, "providers": [
+        {"name": "kv", "module": "kv_store", "endpoints": [
+            {"name": "setpoint", "module": "kv_store_key", "initial_value": 20}]}]})
+    web = WebServer(node, port=0, interval=0.05)
+
+    def probe():
+        client = connect_tcp(web.address, timeout=5)
+        try:
+            client.write(b"GET /api/values HTTP/1.0\r\nHost: x\r\n\r\n")
+            return b" 200 " in client.read_until(b"\r\n")
+        finally:
+            client.abort()
+
+    def load():
+        client = connect_tcp(web.address, timeout=5)  # an event stream the stop must cut
+        client.write(b"GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n")
+        return client.abort
+
+    return Case(web, probe, load)
+
+
 SERVICES = [tcp_server, pipe_server, kv_tcp_server, pull_socket, date_pull_socket, push_socket,
-            continuous_logger, the_dump, kv_node, node_server, amqp_service, lab_node]
+            continuous_logger, the_dump, kv_node, node_server, amqp_service, lab_node,
+            scpi_simulator, line_instrument, instrument_share, web_server]
 
 
 class _Context:
