@@ -13,9 +13,9 @@ Serial options (after ``?``, joined by ``&``): ``baudrate`` (default 9600),
 ``rtscts``, ``xonxoff``, ``dsrdtr``, ``exclusive`` (0/1, true/false).
 Simulator options: ``delay`` (reply delay in seconds).
 """
-import difflib
 import urllib.parse
 
+from flubber._config import suggest
 from flubber.instruments._exceptions import AddressError
 from flubber.io import PipeClient, SerialStream, connect_tcp, parse_tcp_address
 
@@ -91,11 +91,6 @@ OPTIONS = {
 }
 
 
-def _closest(word, choices):
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return "; did you mean %r?" % close[0] if close else ""
-
-
 class Address:
     """A parsed instrument address: :attr:`scheme`, :attr:`target` and :attr:`options`.
 
@@ -162,7 +157,7 @@ def parse_address(text):
     scheme = scheme.lower()
     if scheme not in SCHEMES:
         raise AddressError("instrument address %r: unknown scheme %r%s; use %s"
-                           % (text, scheme, _closest(scheme, SCHEMES), _FORMS))
+                           % (text, scheme, suggest(scheme, SCHEMES), _FORMS))
     rest, _, query = rest.partition("?")
     options = _parse_options(text, scheme, query)
     if scheme == "tcp":
@@ -178,7 +173,7 @@ def parse_address(text):
     elif scheme == "sim":
         if rest not in SIMULATORS:
             raise AddressError("instrument address %r: unknown simulator %r%s; simulators: %s"
-                               % (text, rest, _closest(rest, SIMULATORS), ", ".join(SIMULATORS)))
+                               % (text, rest, suggest(rest, SIMULATORS), ", ".join(SIMULATORS)))
         target = rest
     else:
         if not rest:
@@ -201,7 +196,7 @@ def _parse_options(text, scheme, query):
             if not allowed:
                 raise AddressError("instrument address %r: %s addresses take no options" % (text, scheme))
             raise AddressError("instrument address %r: unknown option %r%s; options: %s"
-                               % (text, name, _closest(name, allowed), ", ".join(allowed)))
+                               % (text, name, suggest(name, allowed), ", ".join(allowed)))
         try:
             options[name] = allowed[name](value)
         except ValueError as exc:

@@ -30,6 +30,7 @@ import gevent
 import gevent.event
 from gevent import getcurrent
 
+from flubber._config import Where, positive_seconds
 from flubber._lifecycle import Service
 from flubber.instruments._exceptions import (
     InstrumentConnectionError,
@@ -120,9 +121,7 @@ class _Hold:
 def _check_seconds(name, value, allow_none=False):
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError("%s must be a number of seconds > 0, got %r" % (name, value))
-    return float(value)
+    return positive_seconds(value, Where(path=name))
 
 
 def _check_terminator(name, value):

@@ -38,6 +38,7 @@ import re
 import time
 from collections import deque
 
+from flubber._config import Where, positive_seconds
 from flubber._lifecycle import Service
 from flubber.instruments._exceptions import InstrumentError, InstrumentLockError
 from flubber.io import StreamError, TCPServer
@@ -128,13 +129,11 @@ class InstrumentShare(Service):
     keep_finished = 100
 
     def __init__(self, instrument, host="127.0.0.1", port=5025, lock_timeout=10.0, query_pattern=QUERY_PATTERN):
-        if isinstance(lock_timeout, bool) or not isinstance(lock_timeout, (int, float)) or lock_timeout <= 0:
-            raise ValueError("lock_timeout must be a number of seconds > 0, got %r" % (lock_timeout,))
         #: The shared :class:`~flubber.instruments.LineInstrument`.
         self.instrument = instrument
         self.host = host
         self.port = port
-        self.lock_timeout = float(lock_timeout)
+        self.lock_timeout = positive_seconds(lock_timeout, Where(path="lock_timeout"))
         self._is_query = re.compile(query_pattern).search
         self._clients = {}
         #: Statistics of clients that left, newest last.

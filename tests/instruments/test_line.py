@@ -291,7 +291,7 @@ def test_start_returns_self_and_a_first_request_starts_it(simulator):
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"timeout": 0}, "timeout must be a number of seconds > 0"),
+    ({"timeout": 0}, "timeout: must be a positive number of seconds"),
     ({"terminator": ""}, "terminator must be a non-empty string"),
     ({"encoding": "klingon"}, "klingon"),
 ])
