@@ -53,8 +53,7 @@ def run_share(args):
     """Share the instrument at the address until stopped; return the exit status."""
     logging.getLogger("flubber.instruments.share").setLevel(logging.INFO)
     try:
-        instrument = LineInstrument(args.address, timeout=args.timeout, terminator=_terminator(args.terminator),
-                                    encoding=args.encoding)
+        instrument = _line_instrument(args)
         share = InstrumentShare(instrument, host=args.host, port=args.port, lock_timeout=args.lock_timeout)
     except (ValueError, LookupError) as exc:
         print("flubber share: %s" % exc, file=sys.stderr)
@@ -82,8 +81,7 @@ def run_share(args):
 def run_query(args):
     """Send the lines, print the replies; return the exit status."""
     try:
-        instrument = LineInstrument(args.address, timeout=args.timeout, terminator=_terminator(args.terminator),
-                                    encoding=args.encoding)
+        instrument = _line_instrument(args)
         is_query = re.compile(args.query_pattern).search
     except (ValueError, LookupError, re.error) as exc:
         print("flubber query: %s" % exc, file=sys.stderr)
@@ -104,6 +102,23 @@ def run_query(args):
     finally:
         instrument.stop()
     return 0
+
+
+def _add_line_options(parser):
+    """Add --timeout, --terminator and --encoding: how to talk to the instrument."""
+    parser.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS",
+                        help="seconds a request may take (default 2); example: --timeout 5")
+    parser.add_argument("--terminator", default="\\n",
+                        help="line terminator of the instrument, with escapes (default \\n); "
+                             "example: --terminator '\\r\\n'")
+    parser.add_argument("--encoding", default="ascii",
+                        help="text encoding of the instrument (default ascii); example: --encoding latin-1")
+
+
+def _line_instrument(args):
+    """The LineInstrument of ``args.address`` with the options of :func:`_add_line_options`."""
+    return LineInstrument(args.address, timeout=args.timeout, terminator=_terminator(args.terminator),
+                          encoding=args.encoding)
 
 
 def register(subparsers):
@@ -149,13 +164,7 @@ def register(subparsers):
                         help="TCP port to serve on (default 5025, 0: any free one); example: --port 5026")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1: this machine only); example: --host 0.0.0.0")
-    parser.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS",
-                        help="seconds a request may take (default 2); example: --timeout 5")
-    parser.add_argument("--terminator", default="\\n",
-                        help="line terminator of the instrument, with escapes (default \\n); "
-                             "example: --terminator '\\r\\n'")
-    parser.add_argument("--encoding", default="ascii",
-                        help="text encoding of the instrument (default ascii); example: --encoding latin-1")
+    _add_line_options(parser)
     parser.add_argument("--lock-timeout", type=float, default=10.0, metavar="SECONDS",
                         help="a client's lock is taken back after this long without a request (default 10); "
                              "example: --lock-timeout 30")
@@ -174,13 +183,7 @@ def register(subparsers):
                              "pipe:///path or sim://scpi; example: tcp://127.0.0.1:5025")
     parser.add_argument("lines", nargs="+", metavar="LINE",
                         help="what to send, one line each; example: '*IDN?' 'SOUR:TEMP 40'")
-    parser.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS",
-                        help="seconds a line may take (default 2); example: --timeout 5")
-    parser.add_argument("--terminator", default="\\n",
-                        help="line terminator of the instrument, with escapes (default \\n); "
-                             "example: --terminator '\\r\\n'")
-    parser.add_argument("--encoding", default="ascii",
-                        help="text encoding of the instrument (default ascii); example: --encoding latin-1")
+    _add_line_options(parser)
     parser.add_argument("--query-pattern", default=QUERY_PATTERN, metavar="REGEX",
                         help="a line where this matches is a query (default: a command ending in ?); "
                              "example: --query-pattern '\\?$'")

@@ -1,4 +1,5 @@
 """InstrumentShare: many clients, one instrument, each reply to its own client; locks; statistics."""
+import contextlib
 import json
 import logging
 import os
@@ -124,19 +125,31 @@ def test_a_silent_client_loses_its_lock_after_the_timeout(share):
         other.abort()
 
 
-def test_a_client_killed_while_holding_the_lock_releases_it(share):
+@contextlib.contextmanager
+def locking_client_process(share, lease):
+    """A client process that took the share's lock with *lease* seconds and holds its connection open."""
     code = ("import socket, sys\n"
             "s = socket.create_connection(('127.0.0.1', %d))\n"
-            "s.sendall(b':FLUBBER:LOCK? 30\\n')\n"
+            "s.sendall(b':FLUBBER:LOCK? %g\\n')\n"
             "assert s.makefile('rb').readline() == b'1\\n'\n"
             "print('locked', flush=True)\n"
-            "sys.stdin.read()\n" % share.address[1])
+            "sys.stdin.read()\n" % (share.address[1], lease))
     child = gevent.subprocess.Popen([sys.executable, "-c", code], stdin=gevent.subprocess.PIPE,
                                     stdout=gevent.subprocess.PIPE)
     try:
         with gevent.Timeout(20):
             assert child.stdout.readline() == b"locked\n"
         assert share.instrument.holder is not None
+        yield child
+    finally:
+        if child.poll() is None:
+            os.kill(child.pid, signal.SIGCONT)
+            child.kill()
+        child.wait()
+
+
+def test_a_client_killed_while_holding_the_lock_releases_it(share):
+    with locking_client_process(share, lease=30) as child:
         child.kill()
         child.wait(10)
         other = connect(share)
@@ -144,26 +157,12 @@ def test_a_client_killed_while_holding_the_lock_releases_it(share):
             assert ask(other, "ECHO? free again") == "free again"
         finally:
             other.abort()
-        assert share.instrument.holder is None
-        assert share.instrument.stats.locks_expired == 0  # released when the connection closed, at once
-    finally:
-        if child.poll() is None:
-            child.kill()
-        child.wait()
+    assert share.instrument.holder is None
+    assert share.instrument.stats.locks_expired == 0  # released when the connection closed, at once
 
 
 def test_a_hung_client_process_holding_the_lock_loses_it_after_the_timeout(share):
-    code = ("import socket, sys\n"
-            "s = socket.create_connection(('127.0.0.1', %d))\n"
-            "s.sendall(b':FLUBBER:LOCK? 0.2\\n')\n"
-            "assert s.makefile('rb').readline() == b'1\\n'\n"
-            "print('locked', flush=True)\n"
-            "sys.stdin.read()\n" % share.address[1])
-    child = gevent.subprocess.Popen([sys.executable, "-c", code], stdin=gevent.subprocess.PIPE,
-                                    stdout=gevent.subprocess.PIPE)
-    try:
-        with gevent.Timeout(20):
-            assert child.stdout.readline() == b"locked\n"
+    with locking_client_process(share, lease=0.2) as child:
         os.kill(child.pid, signal.SIGSTOP)
         other = connect(share)
         try:
@@ -171,10 +170,6 @@ def test_a_hung_client_process_holding_the_lock_loses_it_after_the_timeout(share
         finally:
             other.abort()
         assert share.instrument.stats.locks_expired == 1
-    finally:
-        os.kill(child.pid, signal.SIGCONT)
-        child.kill()
-        child.wait()
 
 
 def test_per_client_statistics_and_an_access_log_line(share, caplog):
