@@ -260,7 +260,7 @@ def test_stop_fails_waiting_requests_and_is_idempotent(make_simulator):
     server = make_simulator(delay=0.5)
     meter = LineInstrument(server.address, timeout=5).start()
     waiting = [gevent.spawn(meter.query, "ECHO? %d" % n) for n in range(3)]
-    gevent.sleep(0.05)
+    gevent.idle()  # the three queries wait for their replies
     meter.stop()
     meter.stop()
     for greenlet in waiting:
