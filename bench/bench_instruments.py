@@ -147,10 +147,10 @@ def main(quick=False):
         print("node CPU per query through the share, %d client%s: %.0f us (%.2f CPU s for %d queries)"
               % (clients, "s" if clients > 1 else "", cpu[clients] / max(1, replies) * 1e6, cpu[clients], replies))
     print()
-    direct1, share1 = rates["direct, 1 client"], rates["share, 1 client"]
-    direct8, share8 = rates["direct, 8 clients (connect per query)"], rates["share, 8 clients"]
-    print("ratio share / direct, 1 client: queries/s %.2f, p99 %.2f" % (share1[0] / direct1[0], share1[1] / direct1[1]))
-    print("ratio share / direct, 8 clients: queries/s %.2f, p99 %.2f" % (share8[0] / direct8[0], share8[1] / direct8[1]))
+    for what, direct, shared in (("1 client", "direct, 1 client", "share, 1 client"),
+                                 ("8 clients", "direct, 8 clients (connect per query)", "share, 8 clients")):
+        print("ratio share / direct, %s: queries/s %.2f, p99 %.2f"
+              % (what, rates[shared][0] / rates[direct][0], rates[shared][1] / rates[direct][1]))
     lost = sum(row[1] for row in rows.values())
     print("bar: every reply to its own client: %s (%d mismatches)" % ("met" if lost == 0 else "MISSED", lost))
 

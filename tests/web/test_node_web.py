@@ -79,7 +79,8 @@ def test_the_page_takes_the_write_tokens_of_the_tcp_section_and_its_file(tmp_pat
 def _serve(tmp_path, *args):
     return subprocess.Popen(
         [sys.executable, "-m", "flubber", "serve", "examples/lab.yaml", "--tcp", "127.0.0.1:0", "--pull-port", "0",
-         "--push-port", "0", "--share-port", "0", "--db", "sqlite:///%s" % (tmp_path / "lab.sqlite"), "--no-status", *args],
+         "--push-port", "0", "--share-port", "0", "--db", "sqlite:///%s" % (tmp_path / "lab.sqlite"), "--no-status",
+         *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
