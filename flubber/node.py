@@ -457,6 +457,11 @@ class LabNode(Service):
         except InstrumentError as exc:
             log.warning("%s: could not write the initial %r: %s", line_instrument.name, line, exc)
 
+    @property
+    def push_writable(self):
+        """The keys the push socket may set (``sockets.push.writable``); empty without a push socket."""
+        return list(self._push_settings["writable"]) if self._push_settings is not None else []
+
     def _on_push(self, data):
         """Set the KV keys named in pushed *data* (``{"setpoint": 40}``), as dripline sets would.
 

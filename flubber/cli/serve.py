@@ -8,6 +8,7 @@ closed, the logger drained. Exit status 0 after a clean stop, 2 for a bad
 node file (the message names the file, the entry and what to change), 1 when
 a port cannot be bound or points were left unlogged.
 """
+import ipaddress
 import sys
 
 import gevent
@@ -73,6 +74,50 @@ def describe(node):
     return [line.rstrip() for line in lines]
 
 
+def _is_loopback(host):
+    if host in ("localhost", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False  # a host name: it may be reached from the network
+
+
+def exposure_warnings(node):
+    """Return what anyone on the network could change on the running *node* (one line per write path).
+
+    A write path is the TCP transport without write tokens, or a push socket
+    with writable keys, bound to an address other than loopback.
+    """
+    warnings = []
+    server = node.server.tcp_server
+    if server is not None and not server.requires_token:
+        host, port = server.sockname[:2]
+        if not _is_loopback(host):
+            warnings.append("dripline over TCP on %s:%s takes set and cmd from anyone who can reach it: add write "
+                            "tokens (tcp: tokens: [...] or tokens_file: FILE) and TLS (tcp: tls: {cert, key})"
+                            % (host, port))
+    push = node.push_socket
+    if push is not None and push.address is not None and node.push_writable:
+        host, port = push.address[:2]
+        if not _is_loopback(host):
+            warnings.append("the push socket on UDP %s:%s lets anyone who can reach it set %s: bind it to "
+                            "127.0.0.1 (sockets: push: host:) or empty sockets.push writable"
+                            % (host or "0.0.0.0", port, ", ".join(node.push_writable)))
+    return warnings
+
+
+def _warn_exposure(node):
+    warnings = exposure_warnings(node)
+    if not warnings:
+        return
+    bar = "!" * 78
+    lines = [bar, "flubber serve: WARNING: node %s can be changed from the network:" % node.kv.name]
+    lines += ["  - " + warning for warning in warnings]
+    lines += ["  (docs: Security)", bar]
+    print("\n".join(lines), file=sys.stderr, flush=True)
+
+
 def _apply_overrides(config, args):
     if args.no_tcp:
         config.tcp = None
@@ -133,6 +178,7 @@ def run(args):
         return 1
     for line in describe(node):
         print(line, flush=True)
+    _warn_exposure(node)
     display = None
     if not args.no_status:
         from flubber.cli._status import show_status
