@@ -119,9 +119,11 @@ class AMQPKVClient(KVClient):
     def _on_return(self, _channel, method, properties, _body):  # in the hub
         result = self._pending.get(properties.correlation_id)
         if result is not None:
+            target = method.routing_key.split(".")[0]
             result.set(Reply(AMQPRoutingKeyError.retcode,
-                             "no service is bound to routing key %r (%s); check the target name"
-                             % (method.routing_key, method.reply_text)))
+                             "no node is serving %r right now (the broker says %s); it may be reconnecting to the "
+                             "broker (try again in a few seconds), or no node has an endpoint of that name"
+                             % (target, method.reply_text)))
 
     def send_request(self, request, timeout=None):
         """Publish *request* to the requests exchange; return the :class:`~flubber.kvstore.Reply`."""

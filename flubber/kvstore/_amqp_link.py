@@ -93,6 +93,34 @@ def describe_open_error(error):
     return "refused"
 
 
+#: AMQP reply codes of a broker that refuses the login (403 ACCESS_REFUSED) or the
+#: virtual host (530 NOT_ALLOWED): retrying cannot help, the URL must change.
+REFUSAL_CODES = frozenset({403, 530})
+
+
+def access_refused(error):
+    """Return True when *error* (from opening a connection) says the broker refused the user or vhost.
+
+    A broker that is down or unreachable is not a refusal: waiting for it may help.
+    """
+    refusals = (pika.exceptions.ProbableAuthenticationError, pika.exceptions.AuthenticationError,
+                pika.exceptions.ProbableAccessDeniedError)
+    for _ in range(10):
+        if error is None:
+            return False
+        if isinstance(error, refusals) or reply_code(error) in REFUSAL_CODES:
+            return True
+        if getattr(error, "exceptions", None):
+            error = error.exceptions[-1]
+        elif getattr(error, "exception", None) is not None:
+            error = error.exception
+        elif error.args and isinstance(error.args[0], BaseException):
+            error = error.args[0]
+        else:
+            return False
+    return False
+
+
 class Link:
     """One pika connection and channel, driven from greenlets.
 
@@ -110,6 +138,9 @@ class Link:
         self.closed = gevent.event.Event()
         #: Why it closed (an exception), or None.
         self.reason = None
+        #: True when opening failed because the broker refused the user or the vhost.
+        self.refused = False
+        self._opened = False
         self._waiting = set()
 
     @property
@@ -120,9 +151,15 @@ class Link:
         opened = gevent.event.AsyncResult()
 
         def on_open_error(_connection, error):
-            opened.set_exception(AMQPConnectionError(
-                "cannot connect to the broker at %s: %s; is RabbitMQ running there, and are the URL's "
-                "user, password and virtual host right?" % (safe_url(self.url), describe_open_error(error))))
+            self.refused = access_refused(error)
+            if self.refused:
+                message = ("the broker at %s refused this node: %s; check the user, password and virtual host "
+                           "in the URL, and the user's permissions (rabbitmqctl list_permissions)"
+                           % (safe_url(self.url), describe_open_error(error)))
+            else:
+                message = ("cannot connect to the broker at %s: %s; is RabbitMQ running there?"
+                           % (safe_url(self.url), describe_open_error(error)))
+            opened.set_exception(AMQPConnectionError(message))
 
         self.connection = GeventConnection(
             self.parameters, on_open_callback=opened.set, on_open_error_callback=on_open_error,
@@ -133,6 +170,7 @@ class Link:
         except AMQPConnectionError:
             self.abort()
             raise
+        self._opened = True
         channel = gevent.event.AsyncResult()
         self.connection.channel(on_open_callback=channel.set)
         self.channel = self._wait(channel, timeout, "open a channel")
@@ -206,9 +244,13 @@ class Link:
                 pass
 
     def close(self, timeout=5.0):
-        """Close the connection and wait (up to *timeout*) until pika confirms."""
+        """Close the connection and wait (up to *timeout*) until pika confirms.
+
+        A connection that never opened (the broker is down) is dropped at
+        once: there is nothing for the broker to confirm.
+        """
         self.abort()
-        if self.connection is not None:
+        if self.connection is not None and self._opened:
             self.closed.wait(timeout)
 
 

@@ -76,13 +76,15 @@ class AMQPService(Service):
     setup_timeout = 10.0
     #: Seconds :meth:`stop` waits for the broker to confirm the close, by default.
     stop_timeout = 5.0
-    #: Largest dripline 4 request, all its chunks together (bytes).
+    #: Longest request body (bytes) that is decoded, a dripline 4 request with all its chunks
+    #: together; longer ones get retcode 302, as on TCP.
     max_request_bytes = 1 << 20
     #: Seconds a chunked dripline 4 request may wait for its missing chunks
     #: before it is answered 302 (dripline-cpp waits one second).
     chunk_timeout = 1.0
 
-    def __init__(self, node, url, queue=None, workers=4, forward_remote=True, alert_version=3):
+    def __init__(self, node, url, queue=None, workers=4, forward_remote=True, alert_version=3,
+                 max_request_bytes=None):
         if alert_version not in (3, 4):
             raise ConfigError("alert_version must be 3 or 4 (the dripline version of the alerts), got %r"
                               % (alert_version,))
@@ -99,6 +101,8 @@ class AMQPService(Service):
         self.connections_made = 0
         #: Alerts dropped because the broker was not connected.
         self.alerts_dropped = 0
+        if max_request_bytes is not None:
+            self.max_request_bytes = max_request_bytes
         self._link = None
         #: The dripline version (3 or 4) of the alerts published.
         self.alert_version = alert_version
@@ -106,18 +110,31 @@ class AMQPService(Service):
         self._chunks = _dripline4.ChunkAssembler(self.max_request_bytes)
         self._inbox = gevent.queue.Queue()
         self._greenlets = []
+        self._first_attempt = gevent.event.AsyncResult()
 
     # -- life cycle ----------------------------------------------------------------------
     def start(self):
-        """Connect in the background and serve; return self."""
+        """Make the first connection attempt, then serve in the background; return self.
+
+        A broker that refuses the URL's user, password or virtual host is a
+        mistake in the node file: it raises :class:`AMQPConnectionError` here
+        and nothing is left running. A broker that is down or unreachable is
+        waited for in the background (a warning per attempt, with back-off).
+        """
         return super().start()
 
     def _start(self):
+        self._first_attempt = gevent.event.AsyncResult()
         self.node.add_alert_sink(self.publish_alert)
         if self.forward_remote and self.node.remote is None:
             self.node.remote = AMQPKVClient(self.url)
         self._greenlets = [gevent.spawn(self._run)]
         self._greenlets += [gevent.spawn(self._work) for _ in range(self.workers)]
+        self._first_attempt.wait(self.setup_timeout + 1.0)
+        refusal = self._first_attempt.value if self._first_attempt.successful() else None
+        if refusal is not None:
+            self._stop(None)
+            raise refusal
 
     def wait_ready(self, timeout=None):
         """Wait until requests are consumed; return True, or False after *timeout* seconds."""
@@ -162,6 +179,7 @@ class AMQPService(Service):
 
     def _run(self):
         delay = self.reconnect_delay
+        first = self._first_attempt
         while not self._stop_requested:
             link = Link(self.url, "flubber node %s" % self.queue)
             self._link = link
@@ -172,10 +190,16 @@ class AMQPService(Service):
                 link.abort()
                 if self._stop_requested:
                     break
-                logger.warning("AMQP %s: %s; retrying in %.1f s", self.queue, exc, delay)
+                if link.refused and not first.ready():
+                    first.set(exc if isinstance(exc, AMQPConnectionError) else AMQPConnectionError(str(exc)))
+                    return
+                first.set(None)
+                log = logger.error if link.refused else logger.warning
+                log("AMQP %s: %s; retrying in %.1f s", self.queue, exc, delay)
                 gevent.sleep(delay)
                 delay = min(delay * 2, self.reconnect_max_delay)
                 continue
+            first.set(None)
             self.connections_made += 1
             delay = self.reconnect_delay
             self.ready.set()
@@ -231,6 +255,9 @@ class AMQPService(Service):
         correlation_id = getattr(properties, "correlation_id", None)
         encoding = getattr(properties, "content_encoding", None)
         try:
+            if len(body) > self.max_request_bytes:
+                raise DecodingError("request of %d bytes is longer than the %d this node accepts; send smaller "
+                                    "requests" % (len(body), self.max_request_bytes))
             if encoding and not encoding.lower().endswith("json"):
                 raise DecodingError("content encoding %r is not supported; send application/json" % encoding)
             request = _dripline.decode_request(body, target=routing_key)

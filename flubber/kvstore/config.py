@@ -48,7 +48,7 @@ TCP_OPTIONS = ("host", "port", "max_connections", "max_request_bytes", "idle_tim
 #: Keys of ``tcp.tls``.
 TLS_OPTIONS = ("cert", "key")
 #: Keys of the ``amqp`` section.
-AMQP_OPTIONS = ("url", "queue", "workers", "alerts")
+AMQP_OPTIONS = ("url", "queue", "workers", "alerts", "max_request_bytes")
 #: A list item without the space after its dash (``-name: foo``, as dripline's docs print it).
 _DASH_WITHOUT_SPACE = re.compile(r"\s*-[A-Za-z_]\w*\s*:")
 
@@ -301,6 +301,9 @@ def _amqp_section(where, value):
     workers = value.get("workers", 4)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise where.error("workers must be a whole number >= 1, got %r" % (workers,))
+    limit = value.get("max_request_bytes")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise where.error("max_request_bytes must be a whole number >= 1, got %r" % (limit,))
     queue = value.get("queue")
     if queue is not None and (not isinstance(queue, str) or not queue):
         raise where.error("queue must be a non-empty name, got %r" % (queue,))

@@ -70,7 +70,8 @@ class NodeServer(Service):
                 from flubber.kvstore.amqp import AMQPService  # needs pika: only when AMQP is configured
                 self.amqp_service = AMQPService(
                     self.node, amqp["url"], queue=amqp.get("queue"), workers=amqp.get("workers", 4),
-                    alert_version=4 if amqp.get("alerts") == "dripline4" else 3).start()
+                    alert_version=4 if amqp.get("alerts") == "dripline4" else 3,
+                    max_request_bytes=amqp.get("max_request_bytes")).start()
             self.node.start()
         except BaseException:
             self._stop(None)
