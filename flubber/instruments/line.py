@@ -328,6 +328,11 @@ class LineInstrument(Service):
         return False
 
     @property
+    def backoff(self):
+        """Seconds the last failed connection attempt made the next one wait (0 while connections work)."""
+        return self._backoff
+
+    @property
     def holder(self):
         """Who holds the lock (the *owner* given to :meth:`lock`), or ``None``."""
         return self._hold.owner if self._hold is not None else None

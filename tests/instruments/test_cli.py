@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from tests.ports import refused_port
+
 pytestmark = pytest.mark.timeout(120)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -89,7 +91,8 @@ def test_share_serves_clients_and_logs_each_one(simulator):
 
 
 def test_query_of_an_unreachable_instrument_fails_with_status_1():
-    done = flubber("query", "tcp://127.0.0.1:1", "*IDN?", "--timeout", "1")
+    with refused_port() as port:
+        done = flubber("query", "tcp://127.0.0.1:%d" % port, "*IDN?", "--timeout", "1")
     assert done.returncode == 1
     assert "cannot connect" in done.stderr
 

@@ -8,6 +8,8 @@ from flubber.instruments import LineInstrument
 from flubber.io import TCPClient
 from flubber.kvstore import ConfigError, HardwareError
 from flubber.node import LabNode
+from tests.ports import refused_port
+from tests.sync import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -24,12 +26,6 @@ def node_data(*instruments, **extra):
     }
     data.update(extra)
     return data
-
-
-def wait_for(condition, timeout=10.0):
-    with gevent.Timeout(timeout, AssertionError("condition not met within %s s" % timeout)):
-        while not condition():
-            gevent.sleep(0.01)
 
 
 @pytest.fixture
@@ -56,7 +52,7 @@ def running():
 def test_address_and_query_read_the_instrument_every_interval(controller, running):
     node = running(node_data({"name": "temperature", "address": controller.address, "query": "MEAS:TEMP?",
                               "interval": 0.02}))
-    wait_for(lambda: node.instruments[0].readings >= 3)
+    wait_until(lambda: node.instruments[0].readings >= 3)
     assert 19 < node.value("temperature") < 31
     assert node.status()["line_instruments"][controller.address]["stats"]["queries"] >= 3
 
@@ -64,14 +60,14 @@ def test_address_and_query_read_the_instrument_every_interval(controller, runnin
 def test_parse_takes_the_first_group_of_the_reply(controller, running):
     node = running(node_data({"name": "t", "address": controller.address, "query": "ECHO? T=+1.5E+01C",
                               "parse": r"T=([-+0-9.eE]+)C", "interval": 0.02}))
-    wait_for(lambda: node.instruments[0].readings >= 1)
+    wait_until(lambda: node.instruments[0].readings >= 1)
     assert node.value("t") == 15.0
 
 
 def test_on_set_writes_the_new_value_to_the_instrument(controller, running):
     node = running(node_data({"name": "temperature", "address": controller.address, "query": "MEAS:TEMP?",
                               "on_set": {"key": "setpoint", "write": "SOUR:TEMP {value}"}}))
-    wait_for(lambda: controller.simulator.oven.default_setpoint == 30.0)  # the key's value, written at start
+    wait_until(lambda: controller.simulator.oven.default_setpoint == 30.0)  # the key's value, written at start
     node.key("lab.kv.setpoint").set_value(45)
     assert node.line_instruments[controller.address].query("SOUR:TEMP?") == "45"  # after the write, in order
     assert node.value("setpoint") == 45
@@ -82,9 +78,9 @@ def test_an_on_set_the_instrument_refuses_fails_the_set_and_keeps_the_value(make
     address = server.address
     node = running(node_data({"name": "temperature", "address": address, "query": "MEAS:TEMP?", "timeout": 0.5,
                               "interval": 0.02, "on_set": {"key": "setpoint", "write": "SOUR:TEMP {value}"}}))
-    wait_for(lambda: node.instruments[0].readings >= 1)
+    wait_until(lambda: node.instruments[0].readings >= 1)
     server.stop()
-    wait_for(lambda: node.instruments[0].errors >= 1)  # the node's reading saw the connection go
+    wait_until(lambda: node.instruments[0].errors >= 1)  # the node's reading saw the connection go
     with pytest.raises(HardwareError, match="key setpoint was not set: .*temperature"):
         node.key("setpoint").set_value(80)
     assert node.value("setpoint") == 30
@@ -93,7 +89,7 @@ def test_an_on_set_the_instrument_refuses_fails_the_set_and_keeps_the_value(make
 def test_a_driver_with_an_address_is_handed_the_line_instrument(controller, running):
     node = running(node_data({"name": "sp", "address": controller.address, "interval": 0.02,
                               "driver": "tests.instruments.drivers:SetpointReader", "args": {"offset": 0.5}}))
-    wait_for(lambda: node.instruments[0].readings >= 1)
+    wait_until(lambda: node.instruments[0].readings >= 1)
     assert node.value("sp") == 20.5
     assert isinstance(node.instruments[0].line_instrument, LineInstrument)
 
@@ -102,7 +98,7 @@ def test_entries_with_one_address_share_one_connection(controller, running):
     node = running(node_data(
         {"name": "temperature", "address": controller.address, "query": "MEAS:TEMP?", "interval": 0.02},
         {"name": "sp", "address": controller.address, "query": "SOUR:TEMP?", "interval": 0.02}))
-    wait_for(lambda: min(i.readings for i in node.instruments) >= 3)
+    wait_until(lambda: min(i.readings for i in node.instruments) >= 3)
     assert len(node.line_instruments) == 1
     line = node.line_instruments[controller.address]
     assert line.stats.connects == 1 and line.stats.errors == 0
@@ -132,21 +128,22 @@ def test_share_serves_the_instrument_while_the_node_reads_it(controller, running
 def test_a_sim_address_needs_no_server(running):
     node = running(node_data({"name": "temperature", "address": "sim://scpi?delay=0", "query": "MEAS:TEMP?",
                               "interval": 0.02}))
-    wait_for(lambda: node.instruments[0].readings >= 2)
+    wait_until(lambda: node.instruments[0].readings >= 2)
     assert node.instruments[0].errors == 0
 
 
 def test_an_unreachable_instrument_is_counted_and_the_node_goes_on(running):
-    node = running(node_data({"name": "t", "address": "tcp://127.0.0.1:1", "query": "MEAS:TEMP?",
-                              "interval": 0.02, "timeout": 0.5}))
-    wait_for(lambda: node.instruments[0].errors >= 2)
+    with refused_port() as port:
+        node = running(node_data({"name": "t", "address": "tcp://127.0.0.1:%d" % port, "query": "MEAS:TEMP?",
+                                  "interval": 0.02, "timeout": 0.5}))
+        wait_until(lambda: node.instruments[0].errors >= 2)
     assert "InstrumentConnectionError" in node.instruments[0].last_error
 
 
 def test_stop_closes_the_line_instruments(controller, running):
     node = running(node_data({"name": "t", "address": controller.address, "query": "MEAS:TEMP?",
                               "interval": 0.02}))
-    wait_for(lambda: node.instruments[0].readings >= 1)
+    wait_until(lambda: node.instruments[0].readings >= 1)
     line = node.line_instruments[controller.address]
     node.stop()
     assert not line.running and node.line_instruments == {} and node.instruments[0].line_instrument is None
@@ -196,5 +193,5 @@ def test_a_single_quoted_backslash_terminator_is_understood(running, make_simula
     server = make_simulator(terminator="\r\n")
     node = running(node_data({"name": "t", "address": server.address, "query": "ECHO? 7", "interval": 0.02,
                               "terminator": "\\r\\n"}))
-    wait_for(lambda: node.instruments[0].readings >= 1)
+    wait_until(lambda: node.instruments[0].readings >= 1)
     assert node.value("t") == 7.0

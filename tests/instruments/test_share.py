@@ -15,6 +15,7 @@ import pytest
 from flubber.instruments import InstrumentShare
 from flubber.io import TCPClient
 from flubber.node import LabNode
+from tests.sync import wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -181,10 +182,7 @@ def test_per_client_statistics_and_an_access_log_line(share, caplog):
     assert (stats["queries"], stats["writes"], stats["errors"]) == (1, 1, 0)
     assert [c.peer for c in share.clients] == [stats["peer"]]
     client.close()
-    for _ in range(200):
-        if share.finished:
-            break
-        gevent.sleep(0.01)
+    wait_until(lambda: share.finished, what="the share saw the client leave")
     assert share.finished[-1].peer == stats["peer"] and share.clients == []
     lines = [r.getMessage() for r in caplog.records if "left after" in r.getMessage()]
     assert lines and stats["peer"] in lines[-1] and "1 queries, 1 writes, 0 errors" in lines[-1]
