@@ -25,6 +25,10 @@ import gevent.lock
 LOG = logging.getLogger(__name__)
 
 
+#: ``mac_address`` when it cannot be found, as PyExpLabSys reports it.
+MAC_UNKNOWN = "MAC ADDRESS UNKNOWN"
+
+
 def _read_first_line(path):
     """Return the first line of the text file *path*, or None if unreadable."""
     try:
@@ -96,10 +100,15 @@ class SystemStatus:
 
     @staticmethod
     def load_average():
-        """Return ``{'1m': ..., '5m': ..., '15m': ...}``."""
+        """Return ``{'1m': ..., '5m': ..., '15m': ...}`` as ``/proc/loadavg`` prints them, or None.
+
+        Read from the text (two decimals), as PyExpLabSys reports them;
+        :func:`os.getloadavg` where there is no ``/proc``.
+        """
+        line = _read_first_line("/proc/loadavg")
         try:
-            loads = os.getloadavg()
-        except OSError:
+            loads = [float(value) for value in line.split()[:3]] if line else list(os.getloadavg())
+        except (OSError, ValueError):
             return None
         return dict(zip(("1m", "5m", "15m"), loads))
 
@@ -132,17 +141,20 @@ class SystemStatus:
 
     @staticmethod
     def mac_address():
-        """Return the MAC address of the interface of the default route, or None."""
+        """Return the MAC address of the interface of the default route.
+
+        :data:`MAC_UNKNOWN` (PyExpLabSys' text) when there is none.
+        """
         try:
             with open("/proc/net/route", encoding="ascii") as handle:
                 for line in handle.readlines()[1:]:
                     fields = line.split()
                     if len(fields) > 1 and fields[1] == "00000000":
                         address = _read_first_line("/sys/class/net/%s/address" % fields[0])
-                        return address.strip() if address else None
+                        return address.strip() if address else MAC_UNKNOWN
         except OSError:
             pass
-        return None
+        return MAC_UNKNOWN
 
     @staticmethod
     def os_version():

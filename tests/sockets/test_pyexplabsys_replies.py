@@ -12,6 +12,7 @@ builds the same sockets from ``PyExpLabSys.common.sockets`` or from
 ``flubber.sockets``.
 """
 import csv
+import json
 import pathlib
 
 import pytest
@@ -114,3 +115,30 @@ def test_table_covers_every_socket_and_documents_every_difference():
 def test_reply_as_in_the_table(table_sockets, udp, kind, request_, original, mine, note):
     expected = original if mine == "same" else mine
     assert udp(table_sockets[kind].port).ask(request_.encode("utf-8")) == expected.encode("ascii")
+
+
+#: The layout of PyExpLabSys' ``status`` reply, recorded from its own
+#: sockets on Linux: ``system_status`` keys in order, with the keys of the
+#: nested dicts; every socket's entry of ``socket_server_status``.
+STATUS_LAYOUT = {
+    "filesystem_usage": ["total_bytes", "free_bytes"], "last_apt_cache_change_unixtime": None,
+    "last_git_fetch_unixtime": ["PyExpLabSys", "machines"], "load_average": ["1m", "5m", "15m"],
+    "mac_address": None, "machine_name": None, "max_python_mem_usage_bytes": None,
+    "number_of_python_threads": None, "os_version": None, "purpose": ["id", "purpose", "long_description"],
+    "python_version": None, "rpi_model": None, "rpi_temperature": None, "sd_card_serial": None,
+    "uptime": ["uptime_sec", "idle_sec"],
+}
+SOCKET_STATUS_KEYS = ["name", "type", "status", "since_last_activity"]
+
+
+@pytest.mark.parametrize("kind", ["date", "push"])
+def test_status_has_the_layout_of_pyexplabsys(table_sockets, udp, kind):
+    status = json.loads(udp(table_sockets[kind].port).ask("status"))
+    assert list(status) == ["system_status", "socket_server_status"]
+    system = status["system_status"]
+    assert {key: list(value) if isinstance(value, dict) else None
+            for key, value in system.items()} == STATUS_LAYOUT
+    assert system["mac_address"] and isinstance(system["load_average"]["1m"], float)
+    entries = status["socket_server_status"]
+    assert str(table_sockets[kind].port) in entries
+    assert all(list(entry) == SOCKET_STATUS_KEYS for entry in entries.values())
