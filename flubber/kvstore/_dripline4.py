@@ -310,8 +310,9 @@ class ChunkAssembler:
 
     :meth:`add` returns the whole message when its last chunk arrives (at
     once for the usual one-chunk message). A message may hold at most
-    *max_bytes* in all and at most *max_pending* messages may be incomplete
-    at once; past either the message is refused (:class:`PayloadError`).
+    *max_bytes* in all (past that it is refused with :class:`DecodingError`,
+    302, as a dripline 3 request of that size) and at most *max_pending*
+    messages may be incomplete at once (past that :class:`PayloadError`).
     A message whose chunks stop coming is handed back by :meth:`expire`.
     """
 
@@ -321,6 +322,8 @@ class ChunkAssembler:
         #: Incomplete messages kept at once.
         self.max_pending = max_pending
         self._pending = {}
+        # ids of messages refused part-way: their later chunks are dropped, not answered again
+        self._refused = collections.OrderedDict()
 
     def __len__(self):
         return len(self._pending)
@@ -331,16 +334,18 @@ class ChunkAssembler:
         *first* is whatever the caller needs of the message (its headers and
         properties): the one given with the first chunk to arrive is kept.
 
-        :raises DecodingError: a malformed ``message_id``.
-        :raises PayloadError: the message is larger than :attr:`max_bytes`
-            or too many are incomplete.
+        :raises DecodingError: a malformed ``message_id``, or the message is
+            larger than :attr:`max_bytes`.
+        :raises PayloadError: too many messages are incomplete.
         """
         key, chunk, total = parse_message_id(message_id)
         if total == 1:
             if len(body) > self.max_bytes:
-                raise PayloadError("the message is %d bytes, more than this service takes (%d)"
-                                   % (len(body), self.max_bytes))
+                raise DecodingError("request of %d bytes is longer than the %d this node accepts; send smaller "
+                                    "requests" % (len(body), self.max_bytes))
             return first, body
+        if key in self._refused:
+            return None
         entry = self._pending.get(key)
         if entry is None:
             if len(self._pending) >= self.max_pending:
@@ -348,18 +353,25 @@ class ChunkAssembler:
             entry = self._pending[key] = [first, [None] * total, 0]
         parts = entry[1]
         if len(parts) != total:
-            del self._pending[key]
+            self._refuse(key)
             raise DecodingError("message %s changed its number of chunks" % key)
         if parts[chunk] is None:
             parts[chunk] = bytes(body)
             entry[2] += len(body)
         if entry[2] > self.max_bytes:
-            del self._pending[key]
-            raise PayloadError("the message is more than %d bytes, more than this service takes" % self.max_bytes)
+            self._refuse(key)
+            raise DecodingError("request of more than %d bytes is longer than this node accepts; send smaller "
+                                "requests" % self.max_bytes)
         if any(part is None for part in parts):
             return None
         del self._pending[key]
         return entry[0], b"".join(parts)
+
+    def _refuse(self, key):
+        del self._pending[key]
+        self._refused[key] = True
+        while len(self._refused) > 4 * self.max_pending:
+            self._refused.popitem(last=False)
 
     def expire(self, message_id):
         """Forget the incomplete message of *message_id*; return its *first*, or None if it completed."""

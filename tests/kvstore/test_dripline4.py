@@ -305,3 +305,17 @@ def test_v4_sensor_value_alert_is_what_a_dripline4_data_logger_takes(rabbitmq_ur
     headers = alerts[0][1].headers
     assert headers["specifier"] == "" and headers["sender_info"]["service_name"] == names.lab
     assert re.fullmatch(UUID, alerts[0][1].correlation_id) and not alerts[0][1].reply_to
+
+
+def test_v4_request_over_max_request_bytes_is_302_whole_or_chunked(node, rabbitmq_url, names):
+    service = AMQPService(node, rabbitmq_url, forward_remote=False, max_request_bytes=1000).start()
+    try:
+        assert service.wait_ready(15)
+        service.chunk_timeout = 0.2
+        for chunks in (1, 3):
+            replies = exchange(rabbitmq_url, cpp_request(names.note, 0, {"values": ["z" * 2000]}, chunks=chunks),
+                               replies_wanted=2, timeout=1.0)     # one reply, no second after the chunk timeout
+            assert [properties.headers["return_code"] for _, properties, _, _ in replies] == [302]
+            assert "longer than" in replies[0][1].headers["return_message"]
+    finally:
+        service.stop()

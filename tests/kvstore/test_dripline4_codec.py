@@ -158,11 +158,12 @@ def test_chunk_assembler_hands_back_what_expired():
 
 def test_chunk_assembler_limits_size_and_pending():
     assembler = d4.ChunkAssembler(max_bytes=10, max_pending=1)
-    with pytest.raises(PayloadError, match="more than"):
+    with pytest.raises(DecodingError, match="longer than the 10"):
         assembler.add("a/0/1", None, b"x" * 11)
     assembler.add("b/0/2", None, b"x")
     with pytest.raises(PayloadError, match="incomplete"):
         assembler.add("c/0/2", None, b"x")
-    with pytest.raises(PayloadError, match="more than 10 bytes"):
+    with pytest.raises(DecodingError, match="more than 10 bytes"):
         assembler.add("b/1/2", None, b"x" * 10)
     assert len(assembler) == 0
+    assert assembler.add("b/0/2", None, b"x") is None and len(assembler) == 0   # refused: later chunks dropped
