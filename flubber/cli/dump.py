@@ -4,9 +4,15 @@ On a terminal a live table shows each dump (bytes so far, done or failed);
 otherwise one plain line is printed when a dump starts and when it ends. The
 exit status is 0 when every dump succeeded, 1 when any failed, 2 when the
 configuration is wrong.
+
+Ctrl-C (SIGINT) or SIGTERM stops every dump: each command's whole process
+group ends (nothing is left running), what was captured is kept, one line
+per dump says what became of it, and the exit status is 130 (143 after
+SIGTERM), without a traceback.
 """
 import argparse
 import logging
+import signal
 import sys
 
 import gevent
@@ -98,16 +104,76 @@ def run(args, out=None):
               % args.config, file=out)
         return 0
     rich = args.progress == "rich" or (args.progress == "auto" and out.isatty())
-    if rich:
-        _run_with_table(dumps, args.max_concurrent, out)
-    else:
-        _run_plain(dumps, args.max_concurrent, out)
+    stopper = _Stopper()
+    with stopper:
+        if rich:
+            _run_with_table(dumps, args.max_concurrent, out, stopper=stopper)
+        else:
+            _run_plain(dumps, args.max_concurrent, out, stopper=stopper)
     results = [dump.result for dump in dumps]
+    if stopper.signum is not None:
+        return _report_stopped(results, stopper.signum, out)
     failed = [result for result in results if result.failed]
     print("%d dumps: %d done, %d failed" % (len(results), len(results) - len(failed), len(failed)), file=out)
     for result in failed:
         print("  %s failed: %s" % (result.identifier, result.error), file=out)
     return 1 if failed else 0
+
+
+class _Stopper:
+    """While active, SIGINT and SIGTERM stop the dumps of :meth:`watch`-ed pools (in the main thread only)."""
+
+    #: Seconds the dumps get to close their sessions (a command: SIGTERM, then SIGKILL) after a signal.
+    stop_timeout = 10.0
+
+    def __init__(self):
+        #: The signal that stopped the dumps, or None.
+        self.signum = None
+        self._pool = None
+        self._handlers = []
+
+    def __enter__(self):
+        try:
+            self._handlers = [gevent.signal_handler(signum, self._on_signal, signum)
+                              for signum in (signal.SIGINT, signal.SIGTERM)]
+        except ValueError:  # not the main thread: Ctrl-C stays the caller's business
+            self._handlers = []
+        return self
+
+    def __exit__(self, *exc_info):
+        for handler in self._handlers:
+            handler.cancel()
+        self._handlers = []
+
+    def watch(self, pool):
+        """Stop the dumps of *pool* when a signal comes; return *pool*."""
+        self._pool = pool
+        return pool
+
+    def _on_signal(self, signum):  # in the hub: spawn the stop, never block here
+        if self.signum is None:
+            self.signum = signum
+            if self._pool is not None:
+                gevent.spawn(self._pool.kill, block=True, timeout=self.stop_timeout)
+
+
+def _report_stopped(results, signum, out):
+    """Print one line per dump after a stop by *signum*; return 128 + signum (130 for Ctrl-C)."""
+    name = signal.Signals(signum).name
+    print("%s: %d dumps stopped; what was captured is kept:" % (name, len(results)), file=out)
+    for result in results:
+        if result.state == "waiting":
+            print("  %s: not started" % result.identifier, file=out)
+        elif result.ended == "stopped":
+            print("  %s: stopped after %.1f s, %d bytes kept in %s" % (
+                result.identifier, result.duration, result.bytes, result.path), file=out)
+        elif result.failed:
+            print("  %s: failed: %s" % (result.identifier, result.error), file=out)
+        else:
+            print("  %s: done (%s), %d bytes in %s" % (result.identifier, result.ended, result.bytes, result.path),
+                  file=out)
+    out.flush()
+    return 128 + signum
 
 
 def _run_one(dump, report=None):
@@ -123,14 +189,18 @@ def _run_one(dump, report=None):
         report(dump, "end")
 
 
-def _spawn_all(dumps, max_concurrent, report=None):
+def _spawn_all(dumps, max_concurrent, report=None, stopper=None):
     pool = gevent.pool.Pool(max_concurrent)
+    if stopper is not None:
+        stopper.watch(pool)  # before spawning: with max_concurrent, spawn() waits for a free slot
     for dump in dumps:
+        if stopper is not None and stopper.signum is not None:
+            break
         pool.spawn(_run_one, dump, report)
     return pool
 
 
-def _run_plain(dumps, max_concurrent, out):
+def _run_plain(dumps, max_concurrent, out, stopper=None):
     def report(dump, event):
         result = dump.result
         if event == "start":
@@ -143,7 +213,7 @@ def _run_plain(dumps, max_concurrent, out):
                 dump.identifier, result.duration, result.ended, result.bytes, result.path),
                 file=out, flush=True)
 
-    _spawn_all(dumps, max_concurrent, report).join()
+    _spawn_all(dumps, max_concurrent, report, stopper).join()
 
 
 def _describe(result):
@@ -154,7 +224,7 @@ def _describe(result):
     return result.state
 
 
-def _run_with_table(dumps, max_concurrent, out, console=None):
+def _run_with_table(dumps, max_concurrent, out, console=None, stopper=None):
     from rich.console import Console
     from rich.filesize import decimal
     from rich.progress import Progress, SpinnerColumn, TextColumn
@@ -189,7 +259,7 @@ def _run_with_table(dumps, max_concurrent, out, console=None):
     handlers = _redirect_logging(console)
     try:
         with progress:
-            pool = _spawn_all(dumps, max_concurrent)
+            pool = _spawn_all(dumps, max_concurrent, stopper=stopper)
             while not pool.join(timeout=REFRESH_INTERVAL):
                 update()
             update()

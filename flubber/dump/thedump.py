@@ -166,6 +166,10 @@ class TheDump(Service):
     Calling the dump runs it and returns the path of the file. It never
     raises for a device, connection or file error: that is logged and
     recorded in :attr:`result` (``result.failed``, ``result.error``).
+    Killing the greenlet that runs it (:meth:`gevent.Greenlet.kill`) stops
+    it as :meth:`stop` does: the device session is closed (a local
+    command's whole process group ends), the output so far is kept and
+    ``result.ended`` is ``"stopped"``.
 
     A dump is also a service with flubber's one lifecycle
     (:doc:`/lifecycle`): :meth:`start` runs it in a greenlet of its own and
@@ -250,7 +254,7 @@ class TheDump(Service):
         sink = _FileSink(fd, result)
         try:
             self._run(sink)
-        except _Stopped:
+        except gevent.GreenletExit:  # stop(), or the greenlet running the dump was killed (Ctrl-C)
             result.ended = "stopped"
             log.info("dump %s: stopped; the output so far is kept", self.identifier)
         finally:
