@@ -8,6 +8,7 @@ import pytest
 
 from flubber.node import LabNode
 from flubber.web import WebError, WebServer, format_event
+from tests.sync import wait_until
 from tests.web import _http
 
 pytestmark = pytest.mark.timeout(60)
@@ -34,12 +35,6 @@ def _node_config(tmp_path):
     }
 
 
-def _wait_for(condition, timeout=10.0):
-    with gevent.Timeout(timeout, AssertionError("condition not met within %s s" % timeout)):
-        while not condition():
-            gevent.sleep(0.02)
-
-
 @pytest.fixture
 def node(tmp_path):
     lab = LabNode.from_dict(_node_config(tmp_path)).start()
@@ -62,7 +57,7 @@ def web(node, tmp_path):
 
 
 def test_values_lists_every_codename_and_key_with_unit_time_and_history(node, web):
-    _wait_for(lambda: node.instruments[0].readings >= 5)
+    wait_until(lambda: node.instruments[0].readings >= 5, timeout=20)
     gevent.sleep(0.2)
     status, body = _http.get_json(web.address, "/api/values")
     assert status == 200 and body["node"] == "lab" and body["writable"] is True
@@ -80,7 +75,7 @@ def test_values_lists_every_codename_and_key_with_unit_time_and_history(node, we
 
 
 def test_status_has_instruments_logger_sockets_transports_and_uptime(node, web):
-    _wait_for(lambda: node.logger.status()["written"] > 0)
+    wait_until(lambda: node.logger.status()["written"] > 0, timeout=20)
     status, body = _http.get_json(web.address, "/api/status")
     assert status == 200
     assert body["uptime"] > 0 and body["node"] == "lab"
@@ -95,7 +90,7 @@ def test_status_has_instruments_logger_sockets_transports_and_uptime(node, web):
 
 
 def test_series_of_the_running_node_has_its_logged_points(node, web):
-    _wait_for(lambda: node.logger.status()["written"] >= 40)
+    wait_until(lambda: node.logger.status()["written"] >= 40, timeout=20)
     status, body = _http.get_json(web.address, "/api/series?codename=temperature&codename=pressure&since=1h")
     assert status == 200
     temperature, pressure = body["series"]
@@ -106,7 +101,7 @@ def test_series_of_the_running_node_has_its_logged_points(node, web):
 
 
 def test_series_as_csv_is_a_download(node, web):
-    _wait_for(lambda: node.logger.status()["written"] >= 5)
+    wait_until(lambda: node.logger.status()["written"] >= 5, timeout=20)
     status, headers, body = _http.request(web.address, "GET", "/api/series?codename=temperature&format=csv")
     assert status == 200 and headers["Content-Type"].startswith("text/csv")
     assert 'filename="lab-temperature.csv"' in headers["Content-Disposition"]
@@ -209,7 +204,7 @@ def test_events_start_with_a_snapshot_then_stream_what_changed(node, web):
     finally:
         stream.close()
         stream._flubber_connection.close()
-    _wait_for(lambda: web.broadcaster.clients == 0)
+    wait_until(lambda: web.broadcaster.clients == 0, timeout=20)
 
 
 def test_a_non_finite_value_is_sent_as_strict_json():
