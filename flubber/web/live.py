@@ -8,6 +8,9 @@ changed since the previous one; the last :attr:`LiveValues.history_length`
 numeric values of each row are kept for the sparklines of a freshly opened
 page.
 
+A key whose class overrides ``on_get`` (it may ask an instrument) is read
+only every :attr:`LiveValues.custom_key_interval` seconds.
+
 Rows are named ``codename:NAME`` (an instrument's reading) and
 ``key:NODE.STORE.KEY`` (a KV key).
 """
@@ -15,6 +18,8 @@ import collections
 import logging
 import numbers
 import time
+
+from flubber.kvstore import KVStoreKey
 
 __all__ = ["LiveValues"]
 
@@ -30,7 +35,7 @@ def _number(value):
 
 class _Row:
     __slots__ = ("id", "kind", "name", "address", "unit", "value", "value_cal", "time", "marker", "history",
-                 "instrument")
+                 "instrument", "custom", "next_read")
 
     def __init__(self, row_id, kind, name, address, unit, history_length, instrument=None):
         self.id = row_id
@@ -44,6 +49,8 @@ class _Row:
         self.marker = object()  # what the last sample saw (a reading count, or the value)
         self.history = collections.deque(maxlen=history_length)
         self.instrument = instrument
+        self.custom = False  # a key whose on_get a subclass overrides (it may talk to hardware)
+        self.next_read = 0.0
 
     def update(self):
         return [self.time, self.value, self.value_cal]
@@ -60,6 +67,9 @@ class LiveValues:
 
     #: Values kept per row for the sparklines.
     history_length = 120
+    #: Seconds between reads of a key whose class overrides ``on_get`` (it may query hardware);
+    #: plain keys, which only return what was set, are read at every sample.
+    custom_key_interval = 5.0
 
     def __init__(self, node, writable=(), logging=False, clock=time.time):
         self.node = node
@@ -87,7 +97,9 @@ class LiveValues:
                     continue
                 address = "%s.%s.%s" % (kv.name, store_name, key_name) if kv.name else key_name
                 unit = getattr(key, "unit", None) or units.get(key_name) or units.get(address)
-                rows.append(_Row("key:" + address, "key", key_name, address, unit, self.history_length))
+                row = _Row("key:" + address, "key", key_name, address, unit, self.history_length)
+                row.custom = type(key).on_get is not KVStoreKey.on_get
+                rows.append(row)
         for row in rows:
             self._rows.setdefault(row.id, row)
         self._order = [row.id for row in rows]
@@ -126,6 +138,10 @@ class LiveValues:
                     value, value_cal = instrument.last_value, None
                     stamp = getattr(instrument, "last_time", None) or now
                 else:
+                    if row.custom:
+                        if now < row.next_read:
+                            continue
+                        row.next_read = now + self.custom_key_interval
                     value, value_cal = self._read_key(row)
                     marker = (value, value_cal)
                     if row.marker == marker and row.time is not None:

@@ -153,6 +153,27 @@ def test_a_plot_of_the_last_minutes_has_points_and_a_csv_link(page, node_url):
     assert _console_errors(page) == []
 
 
+def test_dragging_across_a_plot_zooms_into_that_range(page):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    canvas = page.find_element(By.CSS_SELECTOR, '#plot-area .plot[data-codename="temperature"] canvas')
+    before = (page.find_element(By.ID, "plot-from").get_attribute("value"),
+              page.find_element(By.ID, "plot-to").get_attribute("value"))
+    width = canvas.size["width"]
+    ActionChains(page).move_to_element_with_offset(canvas, int(width * 0.2), 0).click_and_hold() \
+        .move_by_offset(int(width * 0.25), 0).release().perform()
+    reset = page.find_element(By.ID, "plot-reset")
+    _wait(page, lambda d: reset.is_enabled())
+    after = (page.find_element(By.ID, "plot-from").get_attribute("value"),
+             page.find_element(By.ID, "plot-to").get_attribute("value"))
+    assert after != before and before[0] <= after[0] < after[1] <= before[1]   # a narrower window
+    _wait(page, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#plot-area canvas[data-points]")) == 2)
+    reset.click()
+    _wait(page, lambda d: not reset.is_enabled())
+    assert _console_errors(page) == []
+
+
 def _set_from_page(page, value, token):
     from selenium.webdriver.common.by import By
 

@@ -5,6 +5,7 @@ import gevent
 import gevent.socket
 import pytest
 
+from flubber.kvstore import KVStoreKey
 from flubber.node import LabNode
 from flubber.web import Broadcaster, LiveValues, WebServer
 from tests.web import _http
@@ -85,3 +86,28 @@ def _change_blob(node):
         count += 1
         node.key("blob").set_value("%d" % count + "x" * 20000)
         gevent.sleep(0.01)
+
+
+class _ProbeKey(KVStoreKey):
+    """A key read from "hardware": counts how often it is asked."""
+
+    reads = 0
+
+    def on_get(self):
+        type(self).reads += 1
+        return {"value_raw": 7.5}
+
+
+def test_a_key_that_asks_hardware_is_read_seldom_and_plain_keys_every_sample():
+    node = _node()
+    node.kv.stores["kv"].add_endpoint(_ProbeKey(name="probe"))
+    now = [1000.0]
+    live = LiveValues(node, clock=lambda: now[0])
+    for _ in range(20):            # 20 samples, 0.5 s apart: 10 s
+        node.key("setpoint").set_value(now[0])
+        changes = live.sample()
+        assert "key:lab.kv.setpoint" in changes
+        now[0] += 0.5
+    assert _ProbeKey.reads == 2    # every custom_key_interval (5 s)
+    rows = {row["id"]: row for row in live.snapshot()["rows"]}
+    assert rows["key:lab.kv.probe"]["value"] == 7.5
