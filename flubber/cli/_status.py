@@ -56,8 +56,16 @@ def render_table(status):
         table.add_row(*row)
     for name, alarm in alarms.items():  # alarms on KV keys
         table.add_row(name, _format_value(alarm["value"]), "", "", "", _alarm_text(alarm))
+    captions = []
+    for share in status.get("shares") or []:
+        host, port = share["address"] or ("?", 0)
+        holder = share["instrument"]["holder"]
+        captions.append("share %s:%s: %d clients%s" % (host, port, len(share["clients"]),
+                                                      ", locked by %s" % holder if holder else ""))
     if logger.get("last_error"):
-        table.caption = "logger: %s" % logger["last_error"]
+        captions.append("logger: %s" % logger["last_error"])
+    if captions:
+        table.caption = "\n".join(captions)
     return table
 
 

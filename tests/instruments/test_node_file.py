@@ -195,3 +195,18 @@ def test_a_single_quoted_backslash_terminator_is_understood(running, make_simula
                               "terminator": "\\r\\n"}))
     wait_until(lambda: node.instruments[0].readings >= 1)
     assert node.value("t") == 7.0
+
+
+def test_the_status_table_shows_each_share_and_its_clients(controller, running):
+    from flubber.cli._status import render_table
+
+    node = running(node_data({"name": "temperature", "address": controller.address, "query": "MEAS:TEMP?",
+                              "share": {"host": "127.0.0.1", "port": 0}}))
+    share = node.shares[0]
+    client = TCPClient().connect(share.address, timeout=5)
+    try:
+        wait_until(lambda: share.clients, what="the share accepted the client")
+        caption = render_table(node.status()).caption
+    finally:
+        client.abort()
+    assert caption == "share 127.0.0.1:%d: 1 clients" % share.address[1]
