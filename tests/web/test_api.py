@@ -21,7 +21,8 @@ def _node_config(tmp_path):
         "name": "lab",
         "tcp": {"host": "127.0.0.1", "port": 0},
         "providers": [{"name": "kv", "module": "kv_store", "endpoints": [
-            {"name": "setpoint", "module": "kv_store_key", "initial_value": 20},
+            {"name": "setpoint", "module": "kv_store_key", "initial_value": 20, "type": "float", "min": -50,
+             "max": 400},
             {"name": "pressure", "module": "kv_store_key", "calibration": "1000*{}"},
             {"name": "note", "module": "kv_store_key", "initial_value": "hello"},
         ]}],
@@ -171,6 +172,13 @@ def test_a_set_goes_through_the_locks_of_dripline(node, web):
     node.key("setpoint").lock()
     status, body = _http.post_json(web.address, "/api/set", {"key": "setpoint", "value": 99}, token=TOKEN)
     assert status == 409 and "retcode 307" in body["error"]
+    assert node.value("setpoint") == 20
+
+
+@pytest.mark.parametrize("value", [1000, "hot", None])
+def test_a_value_the_key_does_not_accept_is_refused_and_the_old_one_stays(node, web, value):
+    status, body = _http.post_json(web.address, "/api/set", {"key": "setpoint", "value": value}, token=TOKEN)
+    assert status == 409 and "setpoint refused the value" in body["error"]
     assert node.value("setpoint") == 20
 
 
