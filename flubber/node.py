@@ -50,6 +50,7 @@ With both a ``driver`` and an ``address``, the driver gets the
 """
 import inspect
 import logging
+import math
 import time
 
 import gevent
@@ -161,10 +162,16 @@ class Instrument:
             self._read = lambda: self.driver(**args)
 
     def read(self):
-        """Take one reading (a number)."""
+        """Take one reading (a finite number).
+
+        :raises TypeError: the driver returned something else than a number.
+        :raises ValueError: it returned NaN or an infinity (a KV key refuses them; counted as a failed reading).
+        """
         value = self._read()
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError("driver of %r returned %r; a reading must be a number" % (self.name, value))
+        if not math.isfinite(value):
+            raise ValueError("driver of %r returned %r; a reading must be a finite number" % (self.name, value))
         return value
 
 

@@ -7,6 +7,7 @@ import pytest
 from flubber.kvstore._exceptions import ConfigError
 from flubber.node import LabNode
 from flubber.sockets import PullClient
+from tests.sync import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -155,3 +156,24 @@ def test_status_lines_do_not_hold_up_a_stopping_node(tmp_path):
     node.stop()
     display.join(timeout=1.0)
     assert display.dead, "the status greenlet still sleeps its 30 s log interval"
+
+
+_NAN_CALLS = []
+
+
+def nan_every_third():
+    """A driver whose every third reading is NaN."""
+    _NAN_CALLS.append(1)
+    return float("nan") if len(_NAN_CALLS) % 3 == 0 else 1.0
+
+
+def test_a_nan_reading_is_a_failed_reading_and_the_instrument_keeps_reading(tmp_path):
+    node = LabNode.from_dict({"name": "lab", "tcp": False, "sockets": {"pull": False}, "instruments": [
+        {"name": "x", "driver": "tests.node.test_node:nan_every_third", "interval": 0.01}]}).start()
+    try:
+        wait_until(lambda: node.instruments[0].readings >= 10, timeout=20)
+    finally:
+        node.stop()
+    instrument = node.instruments[0]
+    assert instrument.errors >= 3 and "finite" in instrument.last_error
+    assert node.value("x") == 1.0
