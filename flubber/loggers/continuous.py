@@ -52,11 +52,14 @@ class ContinuousLogger(Service):
     cinfdata-style table, from a greenlet, without ever losing one.
 
     :param table: the data table, e.g. ``"dateplots_dummy"``.
-    :param username: database user (ignored for SQLite).
-    :param password: its password (ignored for SQLite).
-    :param measurement_codenames: the codenames this logger may log; each
-        must have exactly one row in ``dateplots_descriptions`` (checked at
-        :meth:`start`).
+    :param username: database user (ignored for SQLite); optional, as a
+        *url* may carry it: ``ContinuousLogger(url="mysql://user:pw@host/db",
+        table="dateplots_lab", measurement_codenames=["temperature"])``.
+    :param password: its password (ignored for SQLite); optional likewise.
+    :param measurement_codenames: the codenames this logger may log (a
+        list; required); each must have exactly one row in
+        ``dateplots_descriptions`` (checked at :meth:`start`). The first
+        four parameters keep PyExpLabSys' positional order.
     :param url: the database as one URL: ``mysql://user:pw@host:3306/db``
         (or ``mariadb://``), ``sqlite:///relative.db``,
         ``sqlite:////absolute.db``. Excludes *host*, *port*, *database* and
@@ -129,7 +132,7 @@ class ContinuousLogger(Service):
     #: How many rejected points :attr:`rejected` remembers.
     max_rejected = 10000
 
-    def __init__(self, table, username, password, measurement_codenames, *, url=None, host=None,
+    def __init__(self, table, username=None, password=None, measurement_codenames=None, *, url=None, host=None,
                  port=None, database=None, sqlite_path=None, spool=None, create_tables=False,
                  max_queue=None, full_policy=None, block_timeout=None, max_batch=None,
                  start_timeout=None, stop_timeout=None, connect_timeout=None, query_timeout=None,
@@ -146,6 +149,10 @@ class ContinuousLogger(Service):
         #: Where the points go (:class:`~flubber.loggers._settings.DatabaseSettings`).
         self.settings = resolve_settings(url=url, host=host, port=port, username=username,
                                          password=password, database=database, sqlite_path=sqlite_path)
+        if measurement_codenames is None:
+            raise LoggerConfigurationError(
+                "ContinuousLogger needs measurement_codenames, the codenames it may log, e.g. "
+                "ContinuousLogger(%r, measurement_codenames=['temperature'], url=...)" % table)
         if isinstance(measurement_codenames, str):
             raise LoggerConfigurationError(
                 "measurement_codenames must be a list of codenames, not the string %r"
