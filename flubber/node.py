@@ -186,8 +186,17 @@ class LabNode(Service):
     alias of :meth:`stop`.
     """
 
-    #: Seconds :meth:`stop` lets the logger drain its queue.
+    #: Seconds :meth:`start` lets the logger try its first connection. A
+    #: database that answers says yes or no (a wrong table or codename stops
+    #: the start) well within it; one that is down does not hold the node
+    #: back: the node serves, the logger keeps trying in the background with
+    #: the points queued, and the status shows its state.
+    logger_start_timeout = 1.0
+    #: Seconds :meth:`stop` lets a connected logger drain its queue.
     logger_stop_timeout = 10.0
+    #: Seconds :meth:`stop` gives a logger without a connection (the
+    #: database is down): it cannot drain, so the node does not wait for it.
+    logger_offline_stop_timeout = 0.5
     #: Failed readings in a row after which an instrument's alarm goes INVALID.
     failures_before_invalid = 3
 
@@ -230,6 +239,8 @@ class LabNode(Service):
         self.logger = None
         #: The :class:`~flubber.web.WebServer` of the node's page while running (or None).
         self.web = None
+        #: The spool file that keeps the :attr:`unlogged` points, or None (set by :meth:`stop`).
+        self.unlogged_spool = None
         #: Points the logger could not store before it stopped (set by :meth:`stop`).
         self.unlogged = 0
         #: The :class:`~flubber.instruments.LineInstrument` of each address while running, by address text.
@@ -390,7 +401,8 @@ class LabNode(Service):
         options = {key: settings[key] for key in ("spool", "max_queue") if settings.get(key) is not None}
         self.logger = ContinuousLogger(
             settings["table"], settings.get("username"), settings.get("password"), codenames,
-            url=settings["url"], create_tables=bool(settings.get("create_tables")), **options)
+            url=settings["url"], create_tables=bool(settings.get("create_tables")),
+            start_timeout=self.logger_start_timeout, **options)
         self.logger.start()
 
     def _start_web(self):
@@ -548,7 +560,10 @@ class LabNode(Service):
         """Stop instruments, sockets and transports, then drain the logger. Idempotent.
 
         Sets :attr:`unlogged` to the number of points the logger could not
-        store within *timeout* (default :attr:`logger_stop_timeout`).
+        store within *timeout* (default :attr:`logger_stop_timeout`, or
+        :attr:`logger_offline_stop_timeout` when the logger has no database
+        connection), and :attr:`unlogged_spool` to the spool file that keeps
+        them (None: they are lost with the process).
         """
         return super().stop(timeout)
 
@@ -583,13 +598,24 @@ class LabNode(Service):
             self.alarms.stop()
         logger, self.logger = self.logger, None
         if logger is not None:
-            self._final_logger_status = logger.status()
-            left = logger.stop(timeout=self.logger_stop_timeout if timeout is None else timeout)
+            self._final_logger_status = status = logger.status()
+            if timeout is None:
+                timeout = (self.logger_stop_timeout if status["state"] == "connected"
+                           else self.logger_offline_stop_timeout)
+            left = logger.stop(timeout=timeout)
             self.unlogged = left or 0
+            self.unlogged_spool = status["spool"] if self.unlogged else None
             self._final_logger_status = logger.status()
             if self.unlogged:
-                log.error("node %s: %d points could not be logged before stopping", self.kv.name,
-                          self.unlogged)
+                log.error("node %s: %d points could not be logged before stopping (%s)", self.kv.name,
+                          self.unlogged, self.unlogged_where())
+
+    def unlogged_where(self):
+        """Say where the :attr:`unlogged` points are: in the spool file, or lost (and how to keep them)."""
+        if self.unlogged_spool:
+            return "kept in the spool %s; the next start sends them" % self.unlogged_spool
+        return ("lost: the logger has no spool; add `spool: %s.spool` under logger: in %s to keep them"
+                % (self.kv.name, self.source or "the node file"))
 
     # -- status ------------------------------------------------------------------------------
 

@@ -40,7 +40,8 @@ def spawn(*argv, cwd=None, stdin=subprocess.DEVNULL, path=()):
 def wait_for_line(process, pattern, stream="stdout", limit=200, seconds=60):
     """Read *process*'s *stream* line by line until one matches *pattern*; return (match, lines read).
 
-    Bounded by *limit* lines and *seconds*; fails the test (with what was read) otherwise.
+    Bounded by *limit* lines and *seconds* (a child that prints nothing more is ended by the test's
+    timeout); fails the test (with what was read) otherwise.
     """
     lines = []
     handle = getattr(process, stream)
@@ -78,13 +79,14 @@ def assert_stopped_cleanly(status, out, err, summary):
     assert re.search(summary, out + err, re.MULTILINE), "no %r in\nstdout:\n%s\nstderr:\n%s" % (summary, out, err)
 
 
-def serve(node_file, *options, cwd=None, path=()):
+def serve(node_file, *options, cwd=None, path=(), status=False):
     """Start ``flubber serve NODE_FILE --tcp 127.0.0.1:0 --no-status OPTIONS``; return (Popen, TCP port, banner).
 
+    With *status*, without ``--no-status``: the node prints a status line every ``--status-interval``.
     Returns once the banner named the TCP port; the caller stops the process (:func:`interrupt`).
     """
-    process = spawn("-m", "flubber", "serve", str(node_file), "--tcp", "127.0.0.1:0", "--no-status", *options,
-                    cwd=cwd, path=path)
+    process = spawn("-m", "flubber", "serve", str(node_file), "--tcp", "127.0.0.1:0",
+                    *(() if status else ("--no-status",)), *options, cwd=cwd, path=path)
     try:
         match, banner = wait_for_line(process, r"dripline over TCP on 127\.0\.0\.1:(\d+)")
     except BaseException:

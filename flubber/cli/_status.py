@@ -27,6 +27,12 @@ def _alarm_text(alarm):
     return alarm["severity"] + ("" if alarm["acknowledged"] else "!")
 
 
+def _logger_state(logger):
+    """``" (logger disconnected)"`` while the logger is not writing, ``""`` while it is (or without one)."""
+    state = logger.get("state")
+    return "" if state in (None, "connected") else " (logger %s)" % state
+
+
 def render_table(status):
     """Return a :class:`rich.table.Table` of a :meth:`flubber.node.LabNode.status` snapshot."""
     from rich.table import Table
@@ -36,9 +42,9 @@ def render_table(status):
     requests = sum(sock.get("requests", 0) for sock in sockets.values()) + status.get("kv_requests", 0)
     errors = sum(item["errors"] for item in status["instruments"]) + sum(
         sock.get("errors", 0) for sock in sockets.values())
-    title = "flubber node %s   up %ds   requests served %d   points logged %d   queued %d   errors %d" % (
+    title = "flubber node %s   up %ds   requests served %d   points logged %d   queued %d%s   errors %d" % (
         status["node"], status.get("uptime", 0), requests, logger.get("written", 0), logger.get("queued", 0),
-        errors)
+        _logger_state(logger), errors)
     table = Table(title=title, title_justify="left", expand=False)
     table.add_column("instrument")
     table.add_column("value", justify="right")
@@ -75,9 +81,9 @@ def summary_line(status):
     values = ", ".join("%s=%s" % (item["name"], _format_value(item["value"])) for item in status["instruments"])
     sockets = status.get("sockets") or {}
     requests = sum(sock.get("requests", 0) for sock in sockets.values()) + status.get("kv_requests", 0)
-    line = "%s | requests %d | logged %d queued %d | errors %d" % (
+    line = "%s | requests %d | logged %d queued %d%s | errors %d" % (
         values or "no instruments", requests, logger.get("written", 0), logger.get("queued", 0),
-        sum(item["errors"] for item in status["instruments"]))
+        _logger_state(logger), sum(item["errors"] for item in status["instruments"]))
     raised = [alarm for alarm in _alarms_by_name(status).values() if alarm["severity"] != "OK"]
     if raised:
         line += " | alarms: " + ", ".join("%s %s" % (alarm["name"], _alarm_text(alarm)) for alarm in raised)

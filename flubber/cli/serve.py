@@ -3,12 +3,18 @@
 The node file's KV stores answer dripline requests over TCP and, when
 configured, RabbitMQ; its instruments are read on schedule, served on the
 PyExpLabSys pull socket and logged (see :mod:`flubber.node`). While it runs,
-a terminal shows a live status table. Stops on Ctrl-C or SIGTERM: sockets
-closed, the logger drained. Exit status 0 after a clean stop, 2 for a bad
-node file (the message names the file, the entry and what to change), 1 when
-a port cannot be bound or points were left unlogged.
+a terminal shows a live status table. A database that is down does not
+hold the node back: it serves at once while the logger keeps trying in the
+background (its state is in the status table). Stops on Ctrl-C or SIGTERM:
+sockets closed, the logger drained (not waited for when it has no
+connection); the last line says how many points were not logged and where
+they are (the spool, or lost). Exit status 0 after a clean stop by SIGTERM,
+130 after Ctrl-C, 2 for a bad node file (the message names the file, the
+entry and what to change), 1 when a port cannot be bound or points were
+left unlogged.
 """
 import ipaddress
+import signal
 import sys
 
 import gevent
@@ -184,14 +190,27 @@ def run(args):
         from flubber.cli._status import show_status
 
         display = gevent.spawn(show_status, node, log_interval=args.status_interval)
-    node.serve_forever()
+    interrupted = []
+
+    def stop_by_ctrl_c():
+        interrupted.append(signal.SIGINT)
+        node.stop()
+
+    ctrl_c = gevent.signal_handler(signal.SIGINT, stop_by_ctrl_c)
+    try:
+        node.serve_forever(stop_signals=(signal.SIGTERM,))
+    finally:
+        ctrl_c.cancel()
     if display is not None:
         display.join(timeout=2)
     status = node.status()
     readings = sum(item["readings"] for item in status["instruments"])
     logged = (status.get("logger") or {}).get("written", 0)
-    print("node %s stopped: %d readings, %d points logged, %d not logged"
-          % (config.name, readings, logged, node.unlogged), flush=True)
+    where = " (%s)" % node.unlogged_where() if node.unlogged else ""
+    print("node %s stopped%s: %d readings, %d points logged, %d not logged%s"
+          % (config.name, " by Ctrl-C" if interrupted else "", readings, logged, node.unlogged, where), flush=True)
+    if interrupted:
+        return 130
     return 1 if node.unlogged else 0
 
 
