@@ -20,6 +20,7 @@ import logging
 import socket
 import time
 
+import gevent.pool
 import gevent.pywsgi
 
 from flubber._lifecycle import Service
@@ -76,6 +77,8 @@ class WebServer(Service):
 
     #: Seconds :meth:`stop` waits for requests in progress (event streams are cut at once).
     stop_timeout = 2.0
+    #: Connections served at once (event streams included); past it, new ones wait to be accepted.
+    max_connections = 1200
 
     def __init__(self, node, host=DEFAULT_HOST, port=DEFAULT_PORT, writable=(), tokens=(), series=None,
                  interval=None):
@@ -119,7 +122,7 @@ class WebServer(Service):
         :raises WebError: the address cannot be bound (in use, no permission).
         """
         server = gevent.pywsgi.WSGIServer(
-            (self.host, self.port), self.app, handler_class=_Handler,
+            (self.host, self.port), self.app, handler_class=_Handler, spawn=gevent.pool.Pool(self.max_connections),
             log=gevent.pywsgi.LoggingLogAdapter(log, logging.DEBUG),
             error_log=gevent.pywsgi.LoggingLogAdapter(log, logging.WARNING))
         try:

@@ -144,7 +144,14 @@ def test_a_plot_of_the_last_minutes_has_points_and_a_csv_link(page, node_url):
         counts = [int(canvas.get_attribute("data-points")) for canvas in canvases]
         return counts if len(counts) == 2 and min(counts) >= 2 else None
 
-    assert min(_wait(page, points)) >= 2
+    try:
+        assert min(_wait(page, points, timeout=30)) >= 2
+    except Exception:
+        state = page.execute_script(
+            "return [document.getElementById('plot-message').textContent,"
+            " Array.from(document.querySelectorAll('#plot-area canvas')).map(c => c.getAttribute('data-points'))]")
+        pytest.fail("no plot with points: message %r, canvases %r, console %r" % (state[0], state[1],
+                                                                                  page.get_log("browser")))
     href = page.find_element(By.ID, "plot-csv").get_attribute("href")
     assert "format=csv" in href and "codename=temperature" in href
     with urllib.request.urlopen(href, timeout=10) as reply:
