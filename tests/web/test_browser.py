@@ -91,9 +91,12 @@ def browser():
 
 
 def _wait(driver, condition, timeout=20, message="the page did not get there"):
+    """Wait for *condition*; an element redrawn under it (the page updates live) is looked up again."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: condition(d), message)
+    return WebDriverWait(driver, timeout, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)) \
+        .until(lambda d: condition(d), message)
 
 
 def _cell(driver, row, cell):
@@ -164,12 +167,17 @@ def test_dragging_across_a_plot_zooms_into_that_range(page):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
-    canvas = page.find_element(By.CSS_SELECTOR, '#plot-area .plot[data-codename="temperature"] canvas')
     before = (page.find_element(By.ID, "plot-from").get_attribute("value"),
               page.find_element(By.ID, "plot-to").get_attribute("value"))
-    width = canvas.size["width"]
-    ActionChains(page).move_to_element_with_offset(canvas, int(width * 0.2), 0).click_and_hold() \
-        .move_by_offset(int(width * 0.25), 0).release().perform()
+
+    def drag(driver):  # the plot is redrawn every 15 s: a canvas gone stale is looked up again
+        canvas = driver.find_element(By.CSS_SELECTOR, '#plot-area .plot[data-codename="temperature"] canvas')
+        width = canvas.size["width"]
+        ActionChains(driver).move_to_element_with_offset(canvas, int(width * 0.2), 0).click_and_hold() \
+            .move_by_offset(int(width * 0.25), 0).release().perform()
+        return True
+
+    _wait(page, drag)
     reset = page.find_element(By.ID, "plot-reset")
     _wait(page, lambda d: reset.is_enabled())
     after = (page.find_element(By.ID, "plot-from").get_attribute("value"),
