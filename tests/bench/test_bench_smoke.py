@@ -1,4 +1,4 @@
-"""The flubber.io benchmark still runs: ``bench/run.py io --quick`` (no timing asserts)."""
+"""The benchmarks still run: ``bench/run.py NAME --quick`` (no timing asserts)."""
 import os
 import subprocess
 import sys
@@ -10,17 +10,33 @@ pytestmark = pytest.mark.timeout(150)
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
-def test_io_benchmark_quick_run_prints_its_tables():
-    done = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "run.py"), "io", "--quick"],
+def _quick_run(name):
+    """Run ``bench/run.py NAME --quick``; return what it printed (failing the test when it fails)."""
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "run.py"), name, "--quick"],
                           capture_output=True, timeout=120, cwd=ROOT)
     output = done.stdout.decode("utf-8", "replace")
     assert done.returncode == 0, output + done.stderr.decode("utf-8", "replace")
+    return output
+
+
+def test_io_benchmark_quick_run_prints_its_tables():
+    output = _quick_run("io")
     for header in ("req/s @1", "req/s @50", "bulk MB/s", "flubber / peer", "KiB/conn",
                    "read_until ms", "bars of issue 3"):
         assert header in output, "missing %r in:\n%s" % (header, output)
     for implementation in ("flubber TCPServer", "raw gevent", "asyncio streams", "uvloop streams",
                            "threads (socketserver)"):
         assert implementation in output
+
+
+@pytest.mark.slow
+def test_web_benchmark_quick_run_prints_latencies_rss_and_the_bars():
+    output = _quick_run("web")
+    for line in ("pull socket json_wn p99", "KV get over TCP p99", "RSS peak with clients (MiB)",
+                 "event-stream clients the node counted mid-run", "bar: node RSS bounded",
+                 "bar: every reading client got updates all along"):
+        assert line in output, "missing %r in:\n%s" % (line, output)
+    assert "failed or got no snapshot                0" in output
 
 
 def test_every_benchmark_has_its_saved_results_on_the_benchmarks_page():
