@@ -46,7 +46,12 @@ class WebError(Exception):
 
 
 class _Handler(gevent.pywsgi.WSGIHandler):
-    """pywsgi's handler, giving the application the connection (to cut off a client that stops reading)."""
+    """pywsgi's handler, giving the application the connection (to cut off a client that stops reading),
+    and closing a connection idle for the server's ``flubber_idle_timeout`` seconds."""
+
+    def handle(self):
+        self.socket.settimeout(getattr(self.server, "flubber_idle_timeout", None))
+        super().handle()
 
     def get_environ(self):
         environ = super().get_environ()
@@ -79,6 +84,9 @@ class WebServer(Service):
     stop_timeout = 2.0
     #: Connections served at once (event streams included); past it, new ones wait to be accepted.
     max_connections = 1200
+    #: Seconds a connection may send nothing (between requests) or take nothing (a write that does not
+    #: progress) before it is closed. An event stream waiting for updates is not idle.
+    idle_timeout = 60.0
 
     def __init__(self, node, host=DEFAULT_HOST, port=DEFAULT_PORT, writable=(), tokens=(), series=None,
                  interval=None):
@@ -125,6 +133,7 @@ class WebServer(Service):
             (self.host, self.port), self.app, handler_class=_Handler, spawn=gevent.pool.Pool(self.max_connections),
             log=gevent.pywsgi.LoggingLogAdapter(log, logging.DEBUG),
             error_log=gevent.pywsgi.LoggingLogAdapter(log, logging.WARNING))
+        server.flubber_idle_timeout = self.idle_timeout
         try:
             server.start()
         except OSError as exc:

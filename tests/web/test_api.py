@@ -264,3 +264,21 @@ def test_stop_ends_every_event_stream(node, tmp_path):
             while True:
                 _http.read_event(stream)
     stream._flubber_connection.close()
+
+
+def test_an_idle_connection_is_closed_and_a_live_stream_is_not(node, tmp_path):
+    server = _web(node, tmp_path)
+    server.idle_timeout = 0.5
+    with server:
+        idle = gevent.socket.create_connection(server.address)
+        stream = _http.open_events(server.address)
+        try:
+            with gevent.Timeout(10, AssertionError("the idle connection stayed open")):
+                assert idle.recv(100) == b""
+            gevent.sleep(1.0)                  # twice the idle timeout: the stream still gets its updates
+            event, _ = _http.read_event(stream)
+            assert event in ("snapshot", "values")
+        finally:
+            idle.close()
+            stream.close()
+            stream._flubber_connection.close()
