@@ -50,6 +50,18 @@ def test_a_query_is_forwarded_and_answered(share):
         client.abort()
 
 
+def test_an_instrument_on_a_serial_port_is_shared(make_simulator, make_instrument):
+    controller = make_simulator("pty")
+    with InstrumentShare(make_instrument(controller.address, timeout=5), port=0) as shared:
+        clients = [connect(shared) for _ in range(3)]
+        try:
+            for number, client in enumerate(clients):
+                assert ask(client, "ECHO? serial %d" % number) == "serial %d" % number
+        finally:
+            for client in clients:
+                client.abort()
+
+
 def test_a_write_gets_no_reply_and_reaches_the_instrument(share):
     client = connect(share)
     try:
@@ -254,7 +266,8 @@ def test_eight_pyvisa_processes_share_the_instrument_while_the_node_polls_it(mak
         node.stop()
     assert sorted(result["id"] for result in results) == ["client%d" % n for n in range(8)]
     for result in results:
-        assert result["replies"] == 200 and result["mismatches"] == []
+        assert result["replies"] == 200 and result["mismatches"] == [] and result["locks"] == 4
         assert result["idn"].startswith("FLUBBER,SCPI-SIM,")
     assert readings > 0 and reader.errors == 0 and stats["errors"] == 0
+    assert stats["locks"] == 8 * 4 and stats["locks_expired"] == 0
     assert stats["queries"] >= 8 * 201 + readings
