@@ -17,7 +17,12 @@ Run with ``python bench/run.py kvstore`` (``--quick`` for the smoke run). Two pa
    reply line, send the next). Servers alternate; figures are medians over
    the rounds. One more row measures flubber's own client
    (:class:`~flubber.kvstore.TCPKVClient`, 16 greenlets) against flubber's server.
-2. **AMQP (RabbitMQ on localhost).** flubber's
+2. **TLS against plain TCP.** flubber's server once plain and once with
+   TLS (a certificate made with ``openssl`` for the run), each in its own
+   pinned process; the get round trip of one blocking client (plain socket
+   against :mod:`ssl`-wrapped socket) and of 16 :class:`~flubber.kvstore.TCPKVClient`
+   greenlets (``ca=`` for TLS). Reports both and their ratio.
+3. **AMQP (RabbitMQ on localhost).** flubber's
    :class:`~flubber.kvstore.AMQPService` in a server process and
    :class:`~flubber.kvstore.AMQPKVClient` here, against the peer: a plain
    pika ``BlockingConnection`` consumer answering the same way and a plain
@@ -192,6 +197,17 @@ def serve_threading():
     server.serve_forever()
 
 
+def serve_flubber_tls(cert, key):
+    import gevent.event
+    from flubber.kvstore import KVTCPServer
+    from flubber.kvstore.tcp import server_ssl_context
+    server = KVTCPServer(_node(), ssl_context=server_ssl_context(cert, key))
+    server.bind(("127.0.0.1", 0))
+    server.start()
+    _announce(server.sockname[1])
+    gevent.event.Event().wait()
+
+
 def serve_flubber_amqp(url, key):
     import gevent.event
     from flubber.kvstore import AMQPService
@@ -224,7 +240,7 @@ def serve_pika_amqp(url, key):
     channel.start_consuming()
 
 
-SERVERS = {"flubber": serve_flubber, "gevent": serve_gevent, "asyncio": serve_asyncio, "uvloop": serve_uvloop,
+SERVERS = {"flubber": serve_flubber, "flubber-tls": serve_flubber_tls, "gevent": serve_gevent, "asyncio": serve_asyncio, "uvloop": serve_uvloop,
            "threading": serve_threading, "flubber-amqp": serve_flubber_amqp, "pika-amqp": serve_pika_amqp}
 
 
@@ -331,8 +347,11 @@ def load(port, clients, request, duration, warmup, counted=None):
             sock.close()
 
 
-def flubber_client_load(port, clients, duration, warmup):
-    """flubber's own TCPKVClient, *clients* greenlets, one client each; return round trips/s."""
+def flubber_client_load(port, clients, duration, warmup, ca=None):
+    """flubber's own TCPKVClient, *clients* greenlets, one client each; return round trips/s.
+
+    *ca*: the CA file of a TLS server (None: plain TCP).
+    """
     import gevent
     from flubber.kvstore import TCPKVClient
     stop_at = time.perf_counter() + warmup + duration
@@ -340,7 +359,7 @@ def flubber_client_load(port, clients, duration, warmup):
     counts = []
 
     def worker():
-        client = TCPKVClient(("127.0.0.1", port))
+        client = TCPKVClient(("127.0.0.1", port), ca=ca)
         count = 0
         while True:
             client.get(KEY)
@@ -440,6 +459,128 @@ def print_tcp(results, failures, cfg):
           "same JSON work but compute 2*value directly; flubber evaluates the key's calibration \"2*{}\" safely.")
     print("CPU us/rt = the server process's CPU time per round trip (from /proc): independent of what else runs "
           "on the machine; 1e6 / it is what one free CPU could serve.")
+
+
+# -- TLS ------------------------------------------------------------------------------------
+
+def make_certificate(folder):
+    """Write a self-signed certificate for 127.0.0.1 and its key into *folder* with openssl; return the paths."""
+    cert, key = os.path.join(folder, "node.pem"), os.path.join(folder, "node.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+def blocking_round_trips(port, request, duration, warmup, context=None):
+    """One blocking client sending *request* and reading its reply line, again and again.
+
+    *context* wraps the socket in TLS. Returns (round trips/s, latencies, round trips including the warm-up).
+    """
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if context is not None:
+        sock = context.wrap_socket(sock, server_hostname="127.0.0.1")
+    reader = sock.makefile("rb")
+    try:
+        begin = time.perf_counter() + warmup
+        end = begin + duration
+        latencies = []
+        total = 0
+        while True:
+            started = time.perf_counter()
+            if started >= end:
+                break
+            sock.sendall(request)
+            line = reader.readline()
+            if not line.endswith(b"\n"):
+                raise BenchFailure("server closed the connection")
+            total += 1
+            if started >= begin:
+                latencies.append(time.perf_counter() - started)
+        return len(latencies) / duration, latencies, total
+    finally:
+        reader.close()
+        sock.close()
+
+
+def tls_part(cfg):
+    """Measure flubber's server plain and with TLS; return ``{(kind, clients): (rate, p50_us, p99_us)}``, failures."""
+    import ssl
+    import tempfile
+    server_cpu, client_cpu = pick_cpus()
+    old_affinity = os.sched_getaffinity(0) if client_cpu is not None else None
+    results, failures, samples = {}, {}, {}
+    folder = tempfile.mkdtemp(prefix="flubber-bench-tls-")
+    servers = {}
+    try:
+        try:
+            cert, key = make_certificate(folder)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            return {}, {"tls": "openssl could not make a certificate: %s" % exc}
+        context = ssl.create_default_context(cafile=cert)
+        if client_cpu is not None:
+            os.sched_setaffinity(0, {client_cpu})
+        for kind, args in (("flubber", ()), ("flubber-tls", (cert, key))):
+            try:
+                servers[kind] = Server(kind, args, cpu=server_cpu)
+            except BenchFailure as exc:
+                failures[kind] = str(exc)
+        for _ in range(cfg["rounds"]):
+            for kind, server in servers.items():
+                tls = kind == "flubber-tls"
+                try:
+                    cpu_before = proc_cpu_seconds(server.process.pid)
+                    rate, latencies, total = blocking_round_trips(server.port, REQUESTS["get"], cfg["duration"],
+                                                                  cfg["warmup"], context if tls else None)
+                    cpu_us = (proc_cpu_seconds(server.process.pid) - cpu_before) / max(total, 1) * 1e6
+                    samples.setdefault((kind, 1), []).append(
+                        (rate, percentile(latencies, 0.5) * 1e6, percentile(latencies, 0.99) * 1e6, cpu_us))
+                    rate = flubber_client_load(server.port, 16, cfg["duration"], cfg["warmup"], cert if tls else None)
+                    samples.setdefault((kind, 16), []).append((rate, float("nan"), float("nan"), float("nan")))
+                except (BenchFailure, OSError, ValueError) as exc:
+                    failures[kind] = "%s: %s" % (type(exc).__name__, exc)
+    finally:
+        for server in servers.values():
+            server.stop()
+        if old_affinity is not None:
+            os.sched_setaffinity(0, old_affinity)
+        for name in os.listdir(folder):
+            os.unlink(os.path.join(folder, name))
+        os.rmdir(folder)
+    results = {key: tuple(statistics.median(sample[i] for sample in values) for i in range(4))
+               for key, values in samples.items()}
+    return results, failures
+
+
+def print_tls(results, failures, cfg):
+    print("\nGet round trips, flubber KVTCPServer with TLS (TLS 1.3, P-256 certificate) against plain TCP: "
+          "medians of %d round(s) of %.1f s" % (cfg["rounds"], cfg["duration"]))
+    if "tls" in failures:
+        print("!!! TLS SKIPPED: %s" % failures["tls"])
+        return
+    header = "%-46s %7s %12s %9s %9s %10s" % ("client -> server", "clients", "round trips/s", "p50 us", "p99 us",
+                                              "CPU us/rt")
+    print(header)
+    print("-" * len(header))
+    labels = {1: "one blocking socket", 16: "16 TCPKVClient greenlets"}
+    for clients in (1, 16):
+        for kind in ("flubber", "flubber-tls"):
+            value = results.get((kind, clients))
+            name = "%s -> %s" % (labels[clients], "TLS" if kind == "flubber-tls" else "plain TCP")
+            if value is None:
+                print("%-46s %7d   FAILED: %s" % (name, clients, failures.get(kind, "?")[:60]))
+                continue
+            print("%-46s %7d %12.0f %9.0f %9.0f %10.1f" % (name, clients, value[0], value[1], value[2], value[3]))
+        plain, tls = results.get(("flubber", clients)), results.get(("flubber-tls", clients))
+        if plain and tls:
+            print("%-46s %7d %11.2fx%s" % ("  TLS / plain (round trips/s)", clients, tls[0] / plain[0],
+                                           "   p50 %.2fx, server CPU per round trip %.2fx"
+                                           % (tls[1] / plain[1], tls[3] / plain[3]) if clients == 1 else ""))
+        print()
+    print("CPU us/rt = the server process's CPU time per round trip (from /proc), steadier than the rates on a "
+          "busy machine. The 16-greenlet rows include each client's TLS handshake in the warm-up.")
 
 
 # -- AMQP -----------------------------------------------------------------------------------
@@ -602,6 +743,8 @@ def main(quick=False):
     cfg = QUICK if quick else FULL
     tcp, tcp_failures = tcp_part(cfg)
     print_tcp(tcp, tcp_failures, cfg)
+    tls, tls_failures = tls_part(cfg)
+    print_tls(tls, tls_failures, cfg)
     amqp, amqp_failures = amqp_part(cfg)
     print_amqp(amqp, amqp_failures, cfg)
     print("\nBars of issue 6%s:" % (" (quick run: sizes too small to judge)" if quick else ""))
@@ -625,12 +768,17 @@ def main(quick=False):
     else:
         print("  MISSED AMQP p50 not measured: %s" % "; ".join("%s: %s" % item for item in amqp_failures.items()))
     print("  (a plain pika dripline request answered correctly: tests/kvstore/test_amqp.py::test_plain_pika_*)")
+    plain, secure = tls.get(("flubber", 1)), tls.get(("flubber-tls", 1))
+    if plain and secure:
+        print("  REPORTED get round trip over TLS / plain TCP, one client: %.2fx the round trips/s (p50 %.0f us "
+              "against %.0f us; server CPU %.1f us against %.1f us per round trip)"
+              % (secure[0] / plain[0], secure[1], plain[1], secure[3], plain[3]))
 
 
 def _cli():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--serve", choices=sorted(SERVERS), help="run one server (used by the benchmark itself)")
-    parser.add_argument("serve_args", nargs="*", help="the server's arguments (AMQP: URL KEY)")
+    parser.add_argument("serve_args", nargs="*", help="the server's arguments (AMQP: URL KEY; TLS: CERT KEY)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: check that it runs")
     args = parser.parse_args()
     if args.serve:
