@@ -94,8 +94,11 @@ class NodeProcess:
         assert "Traceback" not in self.stderr, self.stderr[-3000:]
 
 
-def node_config(**sections):
-    """A node file: key ``setpoint`` (float from -50 to 400), ``mode`` (choices), ``note`` (any value)."""
+def node_config(declare=True, **sections):
+    """A node file: key ``setpoint`` (float from -50 to 400), ``mode`` (choices), ``note`` (any value).
+
+    *declare* False leaves out what the keys accept (the node file of 0c5f9d1 knew no ``type``).
+    """
     config = {
         "name": "lab",
         "tcp": {"host": "127.0.0.1", "port": 0},
@@ -108,6 +111,10 @@ def node_config(**sections):
             {"name": "note", "module": "kv_store_key", "initial_value": "hello"},
         ]}],
     }
+    if not declare:
+        for key in config["providers"][0]["endpoints"]:
+            for option in ("type", "min", "max", "choices"):
+                key.pop(option, None)
     config.update(sections)
     return config
 

@@ -1,8 +1,10 @@
 """Findings 2, 3 and 5 of issue 13 over TCP: keys take only what they declare, calibrations cannot
 allocate gigabytes, and no reply carries NaN or Infinity."""
+import json
+
 import pytest
 
-from tests.security.conftest import LineClient, get, set_
+from tests.security.conftest import LineClient, get, node_config, set_
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -18,16 +20,16 @@ PEAK_RSS_LIMIT_MB = 250
     "{:,.999999999e}",
 ])
 def test_a_calibration_format_spec_cannot_allocate_memory(start_node, calibration):
-    node = start_node()
+    node = start_node(node_config(declare=False))
     tcp = LineClient(node.tcp, timeout=60)
     try:
         before = node.peak_rss_mb()
         reply = tcp.request(set_("setpoint.calibration", calibration))
+        peak = node.peak_rss_mb()  # 0c5f9d1: 982 MB, 1935 MB, and a MemoryError for the third
+        assert peak < PEAK_RSS_LIMIT_MB, "peak RSS went from %.0f MB to %.0f MB" % (before, peak)
         assert reply["retcode"] == 304, reply
         assert "larger than" in reply["return_msg"]
         assert tcp.request(get("setpoint"))["payload"] == {"value_raw": 25}
-        peak = node.peak_rss_mb()
-        assert peak < PEAK_RSS_LIMIT_MB, "peak RSS went from %.0f MB to %.0f MB" % (before, peak)
     finally:
         tcp.close()
     node.stop()
@@ -47,8 +49,27 @@ def test_a_bounded_format_spec_still_calibrates(start_node):
 @pytest.mark.parametrize("raw, retcode, words", [
     (b"1e999999", 304, "not a finite number"),
     (b"-1e999999", 304, "not a finite number"),
+    (b"[1, 1e999999]", 304, "not a finite number"),
     (b"NaN", 302, "not a JSON number"),
     (b"Infinity", 302, "not a JSON number"),
+])
+def test_a_key_that_declares_nothing_still_refuses_non_finite_numbers(start_node, raw, retcode, words):
+    node = start_node(node_config(declare=False))
+    tcp = LineClient(node.tcp)
+    try:
+        tcp.send(b'{"msgop": 0, "target": "temperature", "payload": {"values": [' + raw + b"]}}")
+        reply = tcp.reply()
+        assert reply["retcode"] == retcode and words in reply["return_msg"], reply
+        tcp.send(get("temperature"))
+        line = tcp.file.readline()
+        assert b"Infinity" not in line and b"NaN" not in line, line  # 0c5f9d1 replied Infinity / NaN
+        assert json.loads(line)["payload"] == {"value_raw": 20}
+    finally:
+        tcp.close()
+
+
+@pytest.mark.parametrize("raw, retcode, words", [
+    (b"1e999999", 304, "not a finite number"),
     (b'"hot"', 304, "takes a number"),
     (b"[20, 30]", 304, "takes a number"),
     (b"true", 304, "takes a number"),
@@ -81,7 +102,7 @@ def test_choices_refuse_anything_else(start_node):
 
 
 def test_a_calibration_that_overflows_is_refused_not_sent_as_infinity(start_node):
-    node = start_node()
+    node = start_node(node_config(declare=False))
     tcp = LineClient(node.tcp)
     try:
         assert tcp.request(set_("setpoint.calibration", "{}*1e308*10"))["retcode"] == 0
