@@ -250,6 +250,14 @@ class LabNode(Service):
         self._on_set_keys = []
         self._greenlets = []
         self.started_at = None
+        self.kv.info_sources.append(self._info)
+
+    def _info(self):
+        """What a ping adds to the KV node's info: instruments, points logged, the web page."""
+        logger = self.logger.status() if self.logger is not None else None
+        return {"instruments": len(self.instruments),
+                "logged": logger["written"] if logger else None,
+                "web": self.web.url if self.web is not None else None}
 
     @classmethod
     def from_file(cls, path, **kwargs):

@@ -1,15 +1,23 @@
-"""``flubber fleet make|up|status|down DIR``: run a folder of node files as one fleet.
+"""``flubber fleet make|up|status|down DIR``: run a folder of node files as one fleet; ``flubber nodes``.
+
+``flubber nodes --broker URL`` lists the nodes that answer a broadcast ping
+on a broker, wherever they run (:func:`flubber.fleet.ping_nodes`).
 
 Exit status: 0 on success, 1 when the fleet is not (or no longer) running
-where it should, 2 for a usage error, 130 after Ctrl-C.
+where it should (``nodes``: when no node answered), 2 for a usage error, 3
+when the broker cannot be reached, 130 after Ctrl-C.
 """
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 
-from flubber.fleet import FleetError, FleetSupervisor, make_fleet, node_files, read_state
+from flubber.fleet import FleetError, FleetSupervisor, format_uptime, make_fleet, node_files, ping_nodes, read_state
+
+#: Exit status of ``flubber nodes`` when the broker cannot be reached.
+EXIT_UNREACHABLE = 3
 
 
 def run_make(args):
@@ -127,8 +135,52 @@ def run_down(args):
     return 0
 
 
+def run_nodes(args):
+    """``flubber nodes --broker URL``: ping every node on the broker and list those that answer."""
+    from flubber.kvstore import KVStoreError
+
+    try:
+        nodes = ping_nodes(args.broker, timeout=args.timeout, expect=args.expect)
+    except KVStoreError as exc:
+        print("flubber nodes: broker unreachable: %s" % exc, file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except ValueError as exc:
+        print("flubber nodes: %s" % exc, file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(nodes, indent=1, sort_keys=True))
+    else:
+        print("%-16s %-16s %-8s %-8s %5s  %-9s %s" % ("NODE", "HOST", "PID", "UPTIME", "KEYS", "VERSION",
+                                                     "REPLY"))
+        for node in nodes:
+            print("%-16s %-16s %-8s %-8s %5s  %-9s %.1f ms" % (
+                node.get("name"), node.get("host", ""), node.get("pid", "-"), format_uptime(node.get("uptime")),
+                node.get("keys", "-"), node.get("version", ""), node["reply_ms"]))
+    where = args.broker.partition("://")[2].rpartition("@")[2]  # never the password
+    print("%d node%s answered on %s within %g s" % (len(nodes), "" if len(nodes) == 1 else "s", where,
+                                                    args.timeout), file=sys.stderr)
+    return 0 if nodes else 1
+
+
 def register(subparsers):
-    """Add ``fleet`` and its subcommands to *subparsers*."""
+    """Add ``fleet`` and its subcommands, and ``nodes``, to *subparsers*."""
+    nodes = subparsers.add_parser(
+        "nodes", help="list the nodes that answer on a broker (name, host, uptime, keys, version)",
+        description="Send one broadcast ping (cmd broadcast ping, which every node's queue is bound to) and "
+                    "list the nodes that answer within the timeout. Exit status 0 when some answered, 1 when "
+                    "none did, 3 when the broker cannot be reached.",
+        epilog="examples: flubber nodes --broker amqp://guest:guest@127.0.0.1/%%2F | "
+               "flubber nodes --broker URL --timeout 5 --expect 50 --json")
+    nodes.add_argument("--broker", metavar="URL", required=True,
+                       help="the broker; example: --broker amqp://guest:guest@127.0.0.1:5672/%%2F")
+    nodes.add_argument("-t", "--timeout", type=float, default=2.0, metavar="SECONDS",
+                       help="how long to collect replies (default 2); example: --timeout 5")
+    nodes.add_argument("--expect", type=int, metavar="N",
+                       help="stop as soon as N nodes answered; example: --expect 50")
+    nodes.add_argument("--json", action="store_true",
+                       help="print what each node says of itself as JSON; example: flubber nodes --broker URL --json")
+    nodes.set_defaults(func=run_nodes)
+
     fleet = subparsers.add_parser(
         "fleet", help="run a folder of node files as one fleet (make, up, status, down)",
         description="One `flubber serve` per node file of a folder, restarted with back-off when it exits, "

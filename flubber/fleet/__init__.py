@@ -4,11 +4,14 @@
 (:func:`make_fleet`); ``flubber fleet up DIR`` runs one ``flubber serve`` per
 node file under a :class:`FleetSupervisor` (restarts with back-off, one log
 per node), ``flubber fleet status DIR`` and ``flubber fleet down DIR`` look
-after it. The parts are :mod:`flubber.fleet.supervisor` and
-:mod:`flubber.fleet.generate`.
+after it; ``flubber nodes --broker URL`` lists the nodes that answer a
+broadcast ping (:func:`ping_nodes`). The parts are
+:mod:`flubber.fleet.supervisor`, :mod:`flubber.fleet.generate` and
+:mod:`flubber.fleet.discovery`.
 """
+from flubber.fleet.discovery import format_uptime, ping_nodes, wait_for_nodes
 from flubber.fleet.generate import fleet_node, make_fleet
 from flubber.fleet.supervisor import FleetError, FleetSupervisor, NodeProcess, node_files, read_state, state_path
 
 __all__ = ["FleetSupervisor", "NodeProcess", "FleetError", "node_files", "read_state", "state_path", "fleet_node",
-           "make_fleet"]
+           "make_fleet", "ping_nodes", "wait_for_nodes", "format_uptime"]

@@ -31,7 +31,7 @@ def fleet_node(index, broker=None, db=None, keys=10, instruments=2, rate=10.0, t
             "args": {"period": 10.0 + number, "amplitude": float(number), "offset": float(index)},
             "interval": 1.0 / rate,
         } for number in range(1, instruments + 1)],
-        "sockets": {"pull": {"host": "127.0.0.1", "port": pull_base + index}},
+        "sockets": {"pull": {"host": "127.0.0.1", "port": pull_base + index if pull_base else 0}},
     }
     if broker:
         node["amqp"] = {"url": broker}

@@ -19,7 +19,7 @@ extra and are imported on first use), :mod:`flubber.kvstore.config` and
 import importlib.util
 
 from flubber.kvstore._dripline import (
-    OP_CMD, OP_CONFIG, OP_GET, OP_RUN, OP_SEND, OP_SET, T_ALERT, T_REPLY, T_REQUEST, Alert, Reply, Request,
+    BROADCAST_KEY, OP_CMD, OP_CONFIG, OP_GET, OP_RUN, OP_SEND, OP_SET, T_ALERT, T_REPLY, T_REQUEST, Alert, Reply, Request,
     decode_reply, decode_request, encode_json, normalize_lockout_key,
 )
 from flubber.kvstore._dripline4 import AMQPMessage, alert_messages
@@ -68,7 +68,7 @@ __all__ = [
     # dripline messages
     "Request", "Reply", "Alert", "decode_request", "decode_reply", "encode_json", "normalize_lockout_key",
     "AMQPMessage", "alert_messages",
-    "OP_SET", "OP_GET", "OP_CONFIG", "OP_SEND", "OP_RUN", "OP_CMD", "T_REPLY", "T_REQUEST", "T_ALERT",
+    "BROADCAST_KEY", "OP_SET", "OP_GET", "OP_CONFIG", "OP_SEND", "OP_RUN", "OP_CMD", "T_REPLY", "T_REQUEST", "T_ALERT",
     # exceptions
     "KVStoreError", "DriplineError", "AMQPError", "AMQPConnectionError", "AMQPRoutingKeyError", "AMQPTimeoutError",
     "HardwareError",

@@ -1,4 +1,5 @@
 """The dripline client on RabbitMQ: :class:`AMQPKVClient` sends requests through a broker."""
+import contextlib
 import itertools
 import logging
 import os
@@ -128,12 +129,44 @@ class AMQPKVClient(KVClient):
     def send_request(self, request, timeout=None):
         """Publish *request* to the requests exchange; return the :class:`~flubber.kvstore.Reply`."""
         timeout = self.timeout if timeout is None else timeout
+        result = gevent.event.AsyncResult()
+        with self._publishing(request, result):
+            try:
+                return result.get(timeout=timeout)
+            except gevent.Timeout:
+                raise RequestTimeout("no reply for %r within %g s through %s"
+                                     % (request.target, timeout, safe_url(self.url))) from None
+
+    def gather(self, request, timeout=1.0, expect=None, on_reply=None):
+        """Publish *request* once and return every :class:`~flubber.kvstore.Reply` that comes within *timeout*.
+
+        For a request many services are bound to, such as ``cmd broadcast
+        ping`` (every node answers it): the replies in the order they came,
+        after *timeout* seconds, or as soon as *expect* replies are in
+        (``[]`` when nobody answered). *on_reply*, when given, is called with
+        each reply as it arrives (in the hub: it must not block).
+
+        :raises AMQPConnectionError: the broker cannot be reached, or the
+            connection was lost while replies were coming in.
+        """
+        collector = _Collector(expect, on_reply)
+        with self._publishing(request, collector, mandatory=False):
+            collector.done.wait(timeout)
+        if collector.error is not None:
+            raise collector.error
+        return collector.replies
+
+    @contextlib.contextmanager
+    def _publishing(self, request, result, mandatory=True):
+        """Publish *request* with a fresh correlation id; its replies go to *result* while the block runs.
+
+        *mandatory*: the broker returns a request nobody is bound to (answered 102 at once).
+        """
         link = self._ensure_link()
         if self.dripline == 4:
             correlation_id = _dripline4.new_uuid()
         else:
             correlation_id = self._prefix + str(next(self._ids))
-        result = gevent.event.AsyncResult()
         self._pending[correlation_id] = result
         try:
             request.correlation_id = None
@@ -141,20 +174,16 @@ class AMQPKVClient(KVClient):
                 for message in _dripline4.request_messages(request, self._reply_queue, correlation_id):
                     link.channel.basic_publish(exchange=REQUESTS_EXCHANGE, routing_key=message.routing_key,
                                                body=message.body, properties=message_properties(message),
-                                               mandatory=True)
+                                               mandatory=mandatory)
             else:
                 link.channel.basic_publish(
                     exchange=REQUESTS_EXCHANGE, routing_key=request.target,
                     body=_dripline.encode_json(request.to_dict(with_target=False)),
                     properties=pika.BasicProperties(reply_to=self._reply_queue, correlation_id=correlation_id,
                                                     content_encoding=CONTENT_ENCODING, app_id="flubber"),
-                    mandatory=True,
+                    mandatory=mandatory,
                 )
-            try:
-                return result.get(timeout=timeout)
-            except gevent.Timeout:
-                raise RequestTimeout("no reply for %r within %g s through %s"
-                                     % (request.target, timeout, safe_url(self.url))) from None
+            yield link
         except pika.exceptions.AMQPError as exc:
             raise AMQPConnectionError("lost the broker at %s: %s" % (safe_url(self.url), exc)) from None
         finally:
@@ -168,3 +197,28 @@ class AMQPKVClient(KVClient):
 
     def __repr__(self):
         return "AMQPKVClient(%s%s)" % (safe_url(self.url), ", dripline=4" if self.dripline == 4 else "")
+
+
+class _Collector:
+    """Where :meth:`AMQPKVClient.gather` collects replies (it quacks like the AsyncResult of one reply)."""
+
+    def __init__(self, expect=None, on_reply=None):
+        self.replies = []
+        self.expect = expect
+        self.on_reply = on_reply
+        self.error = None
+        self.done = gevent.event.Event()
+
+    def set(self, reply):
+        self.replies.append(reply)
+        if self.on_reply is not None:
+            self.on_reply(reply)
+        if self.expect is not None and len(self.replies) >= self.expect:
+            self.done.set()
+
+    def set_exception(self, exc):
+        if isinstance(exc, AMQPConnectionError):
+            self.error = exc
+            self.done.set()
+        else:  # one undecodable reply: keep the others
+            logger.warning("dropping a reply that cannot be decoded: %s", exc)

@@ -6,14 +6,16 @@ headers, payload in the body, see :mod:`flubber.kvstore._dripline4`) and is
 answered in that form; any other is dripline 3 (one JSON body). Alerts go
 out in the form :attr:`AMQPService.alert_version` names.
 
-Layout: topic exchanges ``requests`` and ``alerts``. The
-service consumes an exclusive queue named after the node, bound to
-``requests`` with ``NAME.#`` for every endpoint name it serves (and the node
-name, for ``node.store.key``). A request is a JSON dripline request message
-whose routing key is the target; the reply is published to the request's
-``reply_to`` queue (through the default exchange, which reaches a queue by
-name whatever its bindings) with the request's ``correlation_id``.
-Broadcasts of keys go to ``alerts`` with their ``sensor_value.NAME`` key.
+Layout: topic exchanges ``requests`` and ``alerts``. The service consumes
+an exclusive queue named after the node, bound to ``requests`` with
+``NAME.#`` for every endpoint name it serves (and the node name, for
+``node.store.key``) and with ``broadcast.#``, as dripline-cpp binds every
+service (``cmd broadcast ping`` reaches every node). A request is a JSON
+dripline request message whose routing key is the target; the reply is
+published to the request's ``reply_to`` queue (through the default
+exchange, which reaches a queue by name whatever its bindings) with the
+request's ``correlation_id``. Broadcasts of keys go to ``alerts`` with their
+``sensor_value.NAME`` key.
 
 pika's callbacks only hand deliveries to a queue; worker greenlets answer
 them. Set-up steps run in the service greenlet on a
@@ -35,7 +37,7 @@ from flubber.kvstore._amqp_client import AMQPKVClient
 from flubber.kvstore._amqp_link import (
     ALERTS_EXCHANGE, REQUESTS_EXCHANGE, Link, message_properties, reply_code, safe_url, url_parameters,
 )
-from flubber.kvstore._dripline import CONTENT_ENCODING, Reply
+from flubber.kvstore._dripline import BROADCAST_KEY, CONTENT_ENCODING, Reply
 from flubber.kvstore._exceptions import AMQPConnectionError, AMQPError, ConfigError, DecodingError, DriplineError
 
 logger = logging.getLogger(__name__)
@@ -66,6 +68,8 @@ class AMQPService(Service):
     #: Exchange replies are published to ("" is RabbitMQ's default exchange,
     #: which delivers to the queue named by ``reply_to``).
     reply_exchange = ""
+    #: First word of the routing keys every node answers (``broadcast.#``, as dripline-cpp binds it).
+    broadcast_key = BROADCAST_KEY
     #: Unanswered deliveries the broker may push at once.
     prefetch_count = 64
     #: Seconds before the first reconnect; doubles up to :attr:`reconnect_max_delay`.
@@ -171,10 +175,12 @@ class AMQPService(Service):
     # -- connection ------------------------------------------------------------------------
     @property
     def binding_keys(self):
-        """The binding keys of the request queue: ``NAME.#`` per endpoint name and the node name."""
+        """The binding keys of the request queue: ``NAME.#`` per endpoint name, the node name and ``broadcast``."""
         names = list(self.node.endpoint_names)
         if self.node.name:
             names.append(self.node.name)
+        if self.broadcast_key:
+            names.append(self.broadcast_key)
         return [name + ".#" for name in sorted(set(names))]
 
     def _run(self):

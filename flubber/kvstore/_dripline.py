@@ -58,6 +58,11 @@ TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 #: Content encoding of every message flubber sends over AMQP.
 CONTENT_ENCODING = "application/json"
 
+#: First word of a routing key every node answers (dripline-cpp binds each
+#: service's queue to ``broadcast.#`` and answers such requests as the
+#: service itself): ``cmd broadcast ping`` reaches every node on a broker.
+BROADCAST_KEY = "broadcast"
+
 _LOCKOUT_KEY = re.compile(r"\A[0-9a-fA-F]{32}\Z")
 
 

@@ -8,14 +8,23 @@ the rest is the specifier::
     setpoint.calibration     -> key setpoint, attribute calibration
     lab.kv.setpoint.lock     -> key setpoint (by address), method lock
     kv.list_endpoints        -> store kv, method list_endpoints
+
+The node answers for itself too, under its name and under
+:data:`~flubber.kvstore.BROADCAST_KEY` (``broadcast``, which every node on a
+broker is bound to): ``cmd lab ping`` / ``cmd broadcast ping`` and ``get
+lab`` reply with :meth:`KVNode.info` (name, host, pid, uptime, keys,
+version); ``flubber nodes`` lists a broker's nodes that way.
 """
 import logging
+import os
+import time
 
 from flubber._lifecycle import Service
 from flubber.kvstore import _dripline
-from flubber.kvstore._dripline import Reply
+from flubber import __version__
+from flubber.kvstore._dripline import BROADCAST_KEY, OP_CMD, OP_GET, Reply
 from flubber.kvstore._endpoint import check_name, resolve_target
-from flubber.kvstore._exceptions import AMQPRoutingKeyError, ConfigError, DriplineError
+from flubber.kvstore._exceptions import AMQPRoutingKeyError, ConfigError, DriplineError, MethodNotSupported
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +54,10 @@ class KVNode(Service):
         self.remote = None
         #: Requests answered by :meth:`handle` and :meth:`handle_message` (for status displays).
         self.requests_handled = 0
+        #: Callables returning a dict merged into :meth:`info` (a lab node adds its instruments).
+        self.info_sources = []
+        #: When :meth:`start` last ran (unix time), or None.
+        self.started_at = None
         self._stores = {}
         self._table = {}
         for store in stores:
@@ -125,9 +138,42 @@ class KVNode(Service):
         try:
             endpoint, specifier = resolve_target(self._table, request.target)
         except AMQPRoutingKeyError as exc:
+            first, _, rest = request.target.partition(".")
+            if first == BROADCAST_KEY or (first == self.name and first):
+                return self._handle_own(request, rest)
             return Reply(exc.retcode, "%s (node %s)" % (exc, self.name), correlation_id=request.correlation_id,
                          sender_info=self.sender_info)
         return endpoint.handle(request, specifier)
+
+    def _handle_own(self, request, specifier):
+        """Answer a request to the node itself (``NAME`` or ``broadcast``, then *specifier*)."""
+        if (request.msgop == OP_CMD and specifier == "ping") or (request.msgop == OP_GET and specifier == ""):
+            return Reply(0, "node %s is alive" % self.name, payload=self.info(),
+                         correlation_id=request.correlation_id, sender_info=self.sender_info)
+        error = MethodNotSupported(
+            "node %s answers for itself only `cmd %s ping` and `get %s` (its info); a key is "
+            "%s.STORE.KEY" % (self.name, self.name, self.name, self.name))
+        return Reply(error.retcode, str(error), correlation_id=request.correlation_id, sender_info=self.sender_info)
+
+    def info(self):
+        """Return what the node says of itself to a ping (JSON-ready).
+
+        ``name``, ``host``, ``pid``, ``uptime`` (seconds since :meth:`start`,
+        0 when not started), ``keys`` (how many), ``stores`` (their names),
+        ``version`` (flubber's) and ``requests`` answered, plus what each of
+        :attr:`info_sources` adds.
+        """
+        keys = sum(1 for address in self._table if "." not in address and address not in self._stores)
+        info = {"name": self.name, "host": self.sender_info.get("hostname", ""), "pid": os.getpid(),
+                "uptime": round(time.time() - self.started_at, 3) if self.started_at and self.running else 0.0,
+                "keys": keys, "stores": sorted(self._stores), "version": __version__,
+                "requests": self.requests_handled}
+        for source in self.info_sources:
+            try:
+                info.update(source())
+            except Exception:  # a ping must be answered whatever a source does
+                logger.exception("node %s: info source %r failed", self.name, source)
+        return info
 
     def handle_message(self, data, target=None, authorize=None):
         """Decode one request (JSON bytes), answer it, return the encoded reply (bytes, no newline).
@@ -188,6 +234,7 @@ class KVNode(Service):
         return super().start()
 
     def _start(self):
+        self.started_at = time.time()
         for store in self._stores.values():
             store.start()
 
