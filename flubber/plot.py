@@ -7,6 +7,9 @@ MySQL/MariaDB::
     from flubber.plot import read_series, plot_series
     series = read_series("sqlite:///lab.sqlite", ["temperature"], since=600)
     plot_series(series, "lab.png")
+
+:func:`origin_stats` counts what each logger (each *origin*) stored in a
+table many nodes share (``flubber db stats``).
 """
 import datetime
 import os
@@ -15,7 +18,7 @@ import time
 
 from flubber.loggers import DESCRIPTIONS_TABLE, check_identifier, parse_url
 
-__all__ = ["PlotError", "LogReader", "parse_duration", "read_series", "plot_series", "utc_text"]
+__all__ = ["PlotError", "LogReader", "parse_duration", "read_series", "plot_series", "utc_text", "origin_stats"]
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -202,6 +205,49 @@ def read_series(url, codenames, since=None, table=None, now=None):
             points = list(reader.iter_points(codename, start=start))
             series[codename] = ([t for t, _ in points], [float("nan") if v is None else v for _, v in points])
         return series
+
+
+def origin_stats(url, table=None):
+    """Return what each logger stored in *table*: ``{"table", "origins": [...], "points", "repeated"}``.
+
+    Loggers write ``origin`` (a random number per logger run) and ``seq``
+    (1, 2, ... per origin) with every point, so per origin: ``points``
+    stored, ``first_seq`` / ``last_seq``, ``missing`` (numbers up to
+    ``last_seq`` that are not there: points lost, or still queued by a
+    logger that stopped without draining), ``first`` / ``last`` time and
+    the ``codenames`` it logged (in a fleet, they name the node).
+    ``repeated`` counts rows whose (codename, time) another row has too: a
+    point stored twice under different numbers (the (origin, seq) key
+    already makes one number stored twice impossible). Sorted by codenames.
+
+    :raises PlotError: no such table, or a table without ``origin``/``seq``.
+    """
+    with LogReader(url, table) as reader:
+        names = {type_id: codename for codename, type_id in reader.codenames().items()}
+        try:
+            rows = reader.query("SELECT origin, COUNT(*), MIN(seq), MAX(seq), MIN(%s), MAX(%s) FROM %s "
+                                "GROUP BY origin" % (reader._time_sql, reader._time_sql, reader.table))
+        except Exception as exc:
+            if "origin" in str(exc) or "seq" in str(exc):
+                raise PlotError("table %s has no origin/seq columns (an older cinfdata table): flubber's "
+                                "loggers number their points only in tables they create" % reader.table) from None
+            raise
+        types = {}
+        for origin, type_id in reader.query("SELECT DISTINCT origin, type FROM %s" % reader.table):
+            types.setdefault(origin, []).append(names.get(type_id, "type %s" % type_id))
+        repeated = reader.query("SELECT COALESCE(SUM(n), 0) FROM (SELECT COUNT(*) AS n FROM %s GROUP BY type, time "
+                                "HAVING COUNT(*) > 1) AS repeats" % reader.table)[0][0]
+        origins = []
+        for origin, points, first_seq, last_seq, first, last in rows:
+            origins.append({
+                "origin": None if origin is None else int(origin), "codenames": sorted(types.get(origin, [])),
+                "points": int(points), "first_seq": None if first_seq is None else int(first_seq),
+                "last_seq": None if last_seq is None else int(last_seq),
+                "missing": int(last_seq) - int(points) if last_seq is not None else 0,
+                "first": None if first is None else float(first), "last": None if last is None else float(last)})
+        origins.sort(key=lambda item: (item["codenames"], item["first"] or 0))
+        return {"table": reader.table, "origins": origins, "points": sum(item["points"] for item in origins),
+                "repeated": int(repeated)}
 
 
 def plot_series(series, path, title=None, width=10.0, height=5.0, dpi=100):

@@ -6,6 +6,9 @@
 * ``spool FILE`` tells what a logger's spool file holds (JSON).
 * ``drain FILE`` sends the points of a spool left by a stopped or crashed
   logging process, without the experiment script, and says how many remain.
+* ``stats URL --table TABLE`` shows the points each logger (each origin:
+  in a fleet, each node) stored in a shared table, with the numbers missing
+  and the points stored twice (:func:`flubber.plot.origin_stats`).
 
 The database is named as for :class:`~flubber.loggers.ContinuousLogger`:
 ``--url mysql://user:pw@host/db`` or ``--url sqlite:///file.db``; without
@@ -15,6 +18,7 @@ success, 1 when points remain or the database refuses, 2 for a usage error.
 """
 import json
 import sys
+import time
 
 from flubber.loggers import ContinuousLogger, LoggerError, create_tables, describe_spool
 from flubber.sockets import SocketConfigurationError, validate_codenames
@@ -96,11 +100,46 @@ def run_drain(args):
     return 0 if remaining == 0 else 1
 
 
+def _clock(unixtime):
+    return "-" if unixtime is None else time.strftime("%H:%M:%S", time.localtime(unixtime))
+
+
+def run_stats(args):
+    """Print the points per origin of a table (or JSON)."""
+    from flubber.plot import PlotError, origin_stats
+
+    try:
+        stats = origin_stats(args.url, args.table)
+    except (PlotError, LoggerError) as exc:
+        print("flubber db stats: %s" % exc, file=sys.stderr)
+        return 1
+    except Exception as exc:  # the database itself: unreachable server, unreadable file
+        print("flubber db stats: cannot read %s: %s" % (args.url, exc), file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(stats, indent=1))
+        return 0
+    origins = stats["origins"]
+    missing = sum(item["missing"] for item in origins)
+    print("table %s: %d points from %d origins; %d missing, %d stored twice"
+          % (stats["table"], stats["points"], len(origins), missing, stats["repeated"]))
+    print("%-20s %-34s %9s %-16s %8s %-8s %-8s" % ("ORIGIN", "CODENAMES", "POINTS", "SEQ", "MISSING", "FIRST",
+                                                  "LAST"))
+    for item in origins:
+        codenames = ",".join(item["codenames"])
+        if len(codenames) > 34:
+            codenames = codenames[:31] + "..."
+        print("%-20s %-34s %9d %-16s %8d %-8s %-8s" % (
+            item["origin"], codenames, item["points"], "%s-%s" % (item["first_seq"], item["last_seq"]),
+            item["missing"], _clock(item["first"]), _clock(item["last"])))
+    return 0
+
+
 def register(subparsers):
     """Add the ``db`` subcommand (with create-tables, spool, drain) to *subparsers*."""
     parser = subparsers.add_parser(
         "db",
-        help="logging database helpers: create tables, inspect or drain a spool",
+        help="logging database helpers: create tables, inspect or drain a spool, points per origin",
         description="Helpers around flubber.loggers.ContinuousLogger and the cinfdata layout.",
         epilog="examples: flubber db create-tables dateplots_oven oven_t1 'oven_t2=Oven, zone 2' "
                "--url mysql://lab:secret@db/cinfdata | flubber db spool oven.spool | "
@@ -146,4 +185,17 @@ def register(subparsers):
     drain.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
                        help="longest time to keep sending (default 60); example: --timeout 300")
     drain.set_defaults(func=run_drain)
+
+    stats = commands.add_parser(
+        "stats", help="points per origin (per logger, per node) in a table",
+        description="Count what each logger stored in TABLE: points, their numbers (seq) and how many are "
+                    "missing, first and last time, codenames; and rows stored twice. In a fleet every node "
+                    "logs into one table with its own origin, so this shows points per node.",
+        epilog="example: flubber db stats mysql://root@127.0.0.1/test --table dateplots_fleet")
+    stats.add_argument("url", metavar="URL", help="the database; example: mysql://lab:secret@db/cinfdata or "
+                                                  "sqlite:///lab.sqlite")
+    stats.add_argument("--table", help="the data table (default: the only dateplots_* table); "
+                                       "example: --table dateplots_fleet")
+    stats.add_argument("--json", action="store_true", help="print the figures as JSON; example: --json")
+    stats.set_defaults(func=run_stats)
     return parser
