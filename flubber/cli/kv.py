@@ -15,6 +15,7 @@ from flubber.kvstore import (
     OP_GET,
     OP_SET,
     KVStoreError,
+    TransportError,
     connect,
     exception_for_retcode,
     normalize_lockout_key,
@@ -75,7 +76,9 @@ def _send(args, msgop, target, payload, lockout_key=None):
         with connect(address, timeout=args.timeout, token=token, ca=args.ca, dripline=args.dripline) as client:
             reply = client.request(target, msgop, payload, lockout_key=lockout_key)
     except KVStoreError as exc:
-        print("flubber %s: %s" % (args.command, exc), file=sys.stderr)
+        # a broker that is down (or restarting) fails at once: say so first, the details follow
+        unreachable = "broker unreachable: " if args.broker and isinstance(exc, TransportError) else ""
+        print("flubber %s: %s%s" % (args.command, unreachable, exc), file=sys.stderr)
         return EXIT_UNREACHABLE
     except ValueError as exc:
         print("flubber %s: %s" % (args.command, exc), file=sys.stderr)

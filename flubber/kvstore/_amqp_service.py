@@ -38,7 +38,9 @@ from flubber.kvstore._amqp_link import (
     ALERTS_EXCHANGE, REQUESTS_EXCHANGE, Link, message_properties, reply_code, safe_url, url_parameters,
 )
 from flubber.kvstore._dripline import BROADCAST_KEY, CONTENT_ENCODING, Reply
-from flubber.kvstore._exceptions import AMQPConnectionError, AMQPError, ConfigError, DecodingError, DriplineError
+from flubber.kvstore._exceptions import (
+    AMQPConnectionError, AMQPError, AMQPRoutingKeyError, ConfigError, DecodingError, DriplineError, RequestTimeout,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +72,8 @@ class AMQPService(Service):
     reply_exchange = ""
     #: First word of the routing keys every node answers (``broadcast.#``, as dripline-cpp binds it).
     broadcast_key = BROADCAST_KEY
+    #: Seconds :meth:`start` gives the broker to tell whether the node's name is free.
+    name_check_timeout = 5.0
     #: Unanswered deliveries the broker may push at once.
     prefetch_count = 64
     #: Seconds before the first reconnect; doubles up to :attr:`reconnect_max_delay`.
@@ -122,12 +126,15 @@ class AMQPService(Service):
 
         A broker that refuses the URL's user, password or virtual host is a
         mistake in the node file: it raises :class:`AMQPConnectionError` here
-        and nothing is left running. A broker that is down or unreachable is
-        waited for in the background (a warning per attempt, with back-off).
+        and nothing is left running. So does a name that already answers on
+        the broker (:meth:`check_name`, :class:`ConfigError`). A broker that
+        is down or unreachable is waited for in the background (a warning per
+        attempt, with back-off).
         """
         return super().start()
 
     def _start(self):
+        self.check_name()
         self._first_attempt = gevent.event.AsyncResult()
         self.node.add_alert_sink(self.publish_alert)
         if self.forward_remote and self.node.remote is None:
@@ -139,6 +146,39 @@ class AMQPService(Service):
         if refusal is not None:
             self._stop(None)
             raise refusal
+
+    def check_name(self):
+        """Refuse to start when something already answers to this node's name on the broker.
+
+        Sends ``cmd NAME.ping`` (mandatory: the broker returns it at once
+        when no queue is bound to ``NAME.#``). An answer means another node
+        (or a dripline service, or an endpoint of that name) serves the
+        name: :class:`ConfigError` says who, with its host and pid when it
+        is a flubber node. A broker that cannot be reached now is not
+        checked here; the node's exclusive queue still keeps a second
+        consumer of the same name out when it connects.
+        """
+        name = self.node.name
+        if not name:
+            return
+        client = AMQPKVClient(self.url, timeout=self.name_check_timeout)
+        client.setup_timeout = self.name_check_timeout
+        try:
+            reply = client.request(name + ".ping", _dripline.OP_CMD)
+        except (AMQPError, RequestTimeout) as exc:
+            logger.info("AMQP %s: name not checked (%s)", name, exc)
+            return
+        finally:
+            client.close()
+        if reply.retcode == AMQPRoutingKeyError.retcode:
+            return
+        info = reply.payload if isinstance(reply.payload, dict) else {}
+        sender = reply.sender_info or {}
+        who = ", ".join("%s %s" % item for item in (("host", info.get("host") or sender.get("hostname")),
+                                                    ("pid", info.get("pid"))) if item[1])
+        raise ConfigError("a node named %r already answers on the broker at %s%s; give this node a unique name "
+                          "(the name: line of its node file), or stop the other one"
+                          % (name, safe_url(self.url), " (%s)" % who if who else ""))
 
     def wait_ready(self, timeout=None):
         """Wait until requests are consumed; return True, or False after *timeout* seconds."""
