@@ -24,7 +24,7 @@ def run_make(args):
     """``flubber fleet make DIR --nodes N``."""
     paths = make_fleet(args.folder, args.nodes, broker=args.broker, db=args.db, keys=args.keys,
                        instruments=args.instruments, rate=args.rate, tcp_base=args.tcp_base,
-                       pull_base=args.pull_base)
+                       pull_base=args.pull_base, table=args.table, prefix=args.prefix)
     print("wrote %d node files into %s (%s ... %s)" % (len(paths), args.folder, os.path.basename(paths[0]),
                                                       os.path.basename(paths[-1])))
     return 0
@@ -208,6 +208,10 @@ def register(subparsers):
                       help="node N answers TCP on PORT+N (default 18600, 0: no TCP); example: --tcp-base 0")
     make.add_argument("--pull-base", type=int, default=19000, metavar="PORT",
                       help="node N's pull socket is on PORT+N (default 19000); example: --pull-base 29000")
+    make.add_argument("--table", default="dateplots_fleet", metavar="TABLE",
+                      help="the table every node logs into (default dateplots_fleet); example: --table dateplots_lab")
+    make.add_argument("--prefix", default="node", metavar="TEXT",
+                      help="node names are TEXT01, TEXT02, ... (default node); example: --prefix station")
     make.set_defaults(func=run_make)
 
     up = commands.add_parser("up", help="start and supervise one node per file",

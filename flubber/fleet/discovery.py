@@ -74,7 +74,7 @@ def wait_for_nodes(url, count, timeout=60.0, interval=0.5, ping_timeout=1.0, nam
     try:
         while True:
             try:
-                nodes = ping_nodes(url, timeout=ping_timeout, expect=count, client=client)
+                nodes = ping_nodes(url, timeout=ping_timeout, expect=None if wanted else count, client=client)
             except AMQPConnectionError:
                 client.close()
                 nodes = []

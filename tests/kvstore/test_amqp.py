@@ -10,7 +10,7 @@ import pytest
 
 from flubber.io import TCPClient, TCPServer
 from flubber.kvstore import (
-    AMQPConnectionError, AMQPKVClient, AMQPService, KVNode, KVStore, RequestTimeout,
+    AMQPConnectionError, AMQPKVClient, AMQPService, ConfigError, KVNode, KVStore, RequestTimeout,
 )
 from flubber.kvstore.amqp import _Link
 
@@ -133,8 +133,16 @@ def test_a_store_reaches_another_node_through_the_broker(amqp_service, rabbitmq_
         service.stop()
 
 
-def test_a_second_service_with_the_same_queue_name_is_refused_and_retries(amqp_service, rabbitmq_url, names):
+def test_a_second_service_whose_name_already_answers_refuses_to_start(amqp_service, rabbitmq_url, names):
     twin = AMQPService(build_node(names), rabbitmq_url, forward_remote=False)
+    with pytest.raises(ConfigError, match="already answers on the broker .*unique name"):
+        twin.start()
+    assert not twin.running
+
+
+def test_a_twin_that_slips_past_the_name_check_never_gets_the_queue(amqp_service, rabbitmq_url, names):
+    twin = AMQPService(build_node(names), rabbitmq_url, forward_remote=False)
+    twin.check_name = lambda: None  # two nodes starting at the same instant: the exclusive queue decides
     twin.reconnect_delay = twin.reconnect_max_delay = 0.2
     twin.start()
     try:
