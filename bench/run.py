@@ -4,10 +4,13 @@ Each ``bench/bench_<name>.py`` defines ``main(quick=False)`` that measures
 flubber and its peers in the same run and prints a table with ratios. Pass
 names (``io``, ``sockets``, ...) to run only those; ``--quick`` shortens every
 benchmark to a smoke run (the test suite uses it to check they still work).
+A ``main`` that also takes ``save`` gets the ``--save`` folder, to draw its
+plots there.
 """
 import argparse
 import contextlib
 import glob
+import inspect
 import io
 import importlib.util
 import os
@@ -65,8 +68,10 @@ def main(argv=None):
         print("=" * 72, flush=True)
         started = time.perf_counter()
         captured = _Tee(sys.stdout)
+        module = load(benches[name])
+        extra = {"save": args.save} if "save" in inspect.signature(module.main).parameters else {}
         with contextlib.redirect_stdout(captured):
-            load(benches[name]).main(quick=args.quick)
+            module.main(quick=args.quick, **extra)
         print("(%s took %.1f s)\n" % (name, time.perf_counter() - started), flush=True)
         if args.save:
             os.makedirs(args.save, exist_ok=True)
