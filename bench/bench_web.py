@@ -10,8 +10,8 @@ of ``setpoint`` over the KV TCP transport; the time of each answer is a
 latency sample. First without web clients (baseline), then while a child
 process holds 200 ``/api/events`` streams open and reads them, plus one
 client that sends its request and never reads. The node's resident memory
-(VmRSS) is read every 0.5 s. The figures: latencies under load against the
-baseline (ratios), RSS before, at its peak and after, events each client got,
+(VmRSS) is read every 0.5 s. The figures: latencies while the clients connect and
+once they all read (steady), against the baseline (ratios), RSS before, at its peak and after, events each client got,
 and what the node's ``/api/status`` says of its web clients (connected, updates
 dropped, cut off).
 
@@ -192,11 +192,9 @@ def main(quick=False):
             clients = subprocess.Popen([sys.executable, "-c", CLIENTS, host, port, str(cfg["clients"]),
                                         str(cfg["duration"])], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                        text=True, env=child_env())
-            load_pull, load_kv = prober.run(cfg["duration"] / 2, process.pid, rss_load)
+            first_pull, first_kv = prober.run(cfg["duration"] / 2, process.pid, rss_load)
             during = web_status(url)
-            more_pull, more_kv = prober.run(cfg["duration"] / 2, process.pid, rss_load)
-            load_pull += more_pull
-            load_kv += more_kv
+            load_pull, load_kv = prober.run(cfg["duration"] / 2, process.pid, rss_load)
             output, errors = clients.communicate(timeout=cfg["duration"] + 60)
             if clients.returncode != 0:
                 raise RuntimeError("the clients failed: %s" % errors)
@@ -214,18 +212,16 @@ def main(quick=False):
     failed = [r for r in results if r["error"] or r["snapshots"] < 1]
     firsts = [r["first"] for r in results if r["first"] is not None]
     base_rss, peak_rss, end_rss = max(rss_base), max(rss_load), rss_after[-1]
-    print("%-52s %10s %10s %8s" % ("latency (ms)", "baseline", "200 SSE" if not quick else "load", "ratio"))
-    for label, base, load in (("pull socket json_wn p50", base_pull, load_pull),
-                              ("pull socket json_wn p99", base_pull, load_pull),
-                              ("KV get over TCP p50", base_kv, load_kv),
-                              ("KV get over TCP p99", base_kv, load_kv)):
-        fraction = 0.5 if label.endswith("p50") else 0.99
-        b, l = percentile(base, fraction), percentile(load, fraction)
-        print("%-52s %10.2f %10.2f %8.2f" % (label, b, l, l / b))
-    print("%-52s %10.2f %10.2f %8.2f" % ("pull socket json_wn max", max(base_pull), max(load_pull),
-                                         max(load_pull) / max(base_pull)))
-    print("%-52s %10.2f %10.2f %8.2f" % ("KV get over TCP max", max(base_kv), max(load_kv), max(load_kv) / max(base_kv)))
-    print("%-52s %10d %10d" % ("probes (pull + KV), pull datagrams lost", len(base_pull) + len(load_pull), lost))
+    print("%-36s %10s %12s %12s %8s" % ("latency (ms)", "baseline", "connecting", "steady", "ratio"))
+    for label, base, first, load in (("pull socket json_wn", base_pull, first_pull, load_pull),
+                                     ("KV get over TCP", base_kv, first_kv, load_kv)):
+        for name, fraction in (("p50", 0.5), ("p99", 0.99), ("max", 1.0)):
+            b, f, l = (percentile(samples, fraction) for samples in (base, first, load))
+            print("%-36s %10.2f %12.2f %12.2f %8.2f" % ("%s %s" % (label, name), b, f, l, l / b))
+    print("(connecting: the first half of the run, while the clients connect and get their snapshot;")
+    print(" steady: the second half, every client connected and reading; ratio: steady / baseline)")
+    print("%-52s %10d" % ("probes (pull + KV)", 2 * (len(base_pull) + len(first_pull) + len(load_pull))))
+    print("%-52s %10d" % ("pull datagrams lost", lost))
     print()
     print("%-52s %10s" % ("node", "value"))
     print("%-52s %10.1f" % ("RSS before clients (MiB)", base_rss / 1024))
