@@ -56,30 +56,19 @@ def _set_nodelay(sock):
         pass
 
 
-def _tls_recv(tls_socket):
-    """Return ``recv(n)`` of *tls_socket* that raises BlockingIOError where TLS wants more bytes."""
-    recv = tls_socket.recv
+def _would_block(method):
+    """Return *method* (``recv`` or ``send`` of a TLS socket) raising BlockingIOError where TLS must wait.
 
-    def recv_some(nbytes):
+    A non-blocking TLS socket says "try again" with SSLWantReadError or
+    SSLWantWriteError; :class:`~flubber.io.BaseStream` waits on BlockingIOError.
+    """
+    def call(argument):
         try:
-            return recv(nbytes)
+            return method(argument)
         except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
             raise BlockingIOError() from None
 
-    return recv_some
-
-
-def _tls_send(tls_socket):
-    """Return ``send(data)`` of *tls_socket* that raises BlockingIOError where TLS must wait."""
-    send = tls_socket.send
-
-    def send_some(data):
-        try:
-            return send(data)
-        except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
-            raise BlockingIOError() from None
-
-    return send_some
+    return call
 
 
 def _wrap(sock, context, server_side, server_hostname=None):
@@ -135,8 +124,8 @@ class _TCPStream(SocketStream):
         """Take over a TLS socket whose handshake is done: reads and writes go through it."""
         self._tls = tls_socket
         self._adopt_socket(tls_socket)
-        self._recv_some = _tls_recv(tls_socket)
-        self._send_some = _tls_send(tls_socket)
+        self._recv_some = _would_block(tls_socket.recv)
+        self._send_some = _would_block(tls_socket.send)
 
     @property
     def tls_version(self):

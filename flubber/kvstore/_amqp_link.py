@@ -68,6 +68,22 @@ def safe_url(url):
     return url
 
 
+def _error_chain(error):
+    """Yield *error* and the errors it wraps, outermost first (pika nests them; at most 10)."""
+    for _ in range(10):  # the chain is short; never loop on a cycle
+        if error is None:
+            return
+        yield error
+        if getattr(error, "exceptions", None):
+            error = error.exceptions[-1]
+        elif getattr(error, "exception", None) is not None:
+            error = error.exception
+        elif error.args and isinstance(error.args[0], BaseException):
+            error = error.args[0]
+        else:
+            return
+
+
 def describe_open_error(error):
     """Return in words why pika could not open a connection.
 
@@ -75,22 +91,12 @@ def describe_open_error(error):
     wrapping, say, :class:`ConnectionRefusedError`) in exceptions whose own
     text is empty; this follows the chain to the first one that says something.
     """
-    for _ in range(10):  # the chain is short; never loop on a cycle
-        if error is None:
-            break
-        text = str(error).strip()
+    last = None
+    for last in _error_chain(error):
+        text = str(last).strip()
         if text:
             return text
-        if getattr(error, "exceptions", None):
-            inner = error.exceptions[-1]
-        elif getattr(error, "exception", None) is not None:
-            inner = error.exception
-        elif error.args and isinstance(error.args[0], BaseException):
-            inner = error.args[0]
-        else:
-            return type(error).__name__
-        error = inner
-    return "refused"
+    return type(last).__name__ if last is not None else "refused"
 
 
 #: AMQP reply codes of a broker that refuses the login (403 ACCESS_REFUSED) or the
@@ -105,20 +111,7 @@ def access_refused(error):
     """
     refusals = (pika.exceptions.ProbableAuthenticationError, pika.exceptions.AuthenticationError,
                 pika.exceptions.ProbableAccessDeniedError)
-    for _ in range(10):
-        if error is None:
-            return False
-        if isinstance(error, refusals) or reply_code(error) in REFUSAL_CODES:
-            return True
-        if getattr(error, "exceptions", None):
-            error = error.exceptions[-1]
-        elif getattr(error, "exception", None) is not None:
-            error = error.exception
-        elif error.args and isinstance(error.args[0], BaseException):
-            error = error.args[0]
-        else:
-            return False
-    return False
+    return any(isinstance(inner, refusals) or reply_code(inner) in REFUSAL_CODES for inner in _error_chain(error))
 
 
 class Link:
