@@ -3,7 +3,8 @@
 The services: the stream servers (TCP, pipe, the KV store's TCP server),
 the UDP sockets (pull, date pull, push), ContinuousLogger (SQLite),
 TheDump, KVNode, NodeServer, AMQPService (RabbitMQ), LabNode, the SCPI
-simulator, LineInstrument, InstrumentShare and WebServer.
+simulator, LineInstrument, InstrumentShare, WebServer, the alarm board,
+its history writer and notification channels, and the fleet supervisor.
 
 Each case builds one real service on loopback (ports from port 0, files in
 tmp_path; RabbitMQ only for the AMQP transport, skipped loudly when absent)
@@ -19,13 +20,16 @@ import os
 import signal
 import sqlite3
 import subprocess
+import sys
 import uuid
 
 import gevent
 import pytest
 
 from flubber import Service, ServiceState
+from flubber.alarms import AlarmBoard, AlarmHistory, AlarmLimits, CommandTarget, NotificationChannel
 from flubber.dump import LocalDevice, TheDump
+from flubber.fleet import FleetSupervisor
 from flubber.instruments import InstrumentError, InstrumentShare, LineInstrument, ScpiServer, ScpiSimulator
 from flubber.io import PipeClient, PipeServer, StreamError, TCPServer, connect_tcp
 from flubber.kvstore import KVNode, KVStore, KVStoreKey, KVTCPServer, TCPKVClient
@@ -35,6 +39,7 @@ from flubber.loggers import ContinuousLogger, create_tables
 from flubber.node import LabNode
 from flubber.sockets import DataPullSocket, DataPushSocket, DateDataPullSocket, UDPClient
 from flubber.web import WebServer
+from tests.sync import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -314,9 +319,53 @@ def web_server(context):
     return Case(web, probe, load)
 
 
+def _alarm_board(context):
+    history = AlarmHistory("sqlite:///%s" % (context.tmp_path / "alarms.sqlite"), "contract")
+    channel = NotificationChannel(CommandTarget(["true"]))
+    board = AlarmBoard("contract", {"t": AlarmLimits(high=10)}, channels=[channel], history=history, tick=0.05)
+    return board, history, channel
+
+
+def _alarm_change_stored(board, history):
+    """Move alarm ``t`` across its limit; True once the history writer stored the change."""
+    written = history.written
+    board.update("t", 20 if board.get("t").severity.name == "OK" else 0)
+    return wait_until(lambda: history.written > written, 20, "the alarm change stored")
+
+
+def alarm_board(context):
+    board, history, _channel = _alarm_board(context)
+    return Case(board, lambda: _alarm_change_stored(board, history))
+
+
+def alarm_history(context):
+    board, history, _channel = _alarm_board(context)
+    return Case(history, lambda: _alarm_change_stored(board, history))
+
+
+def notification_channel(context):
+    _board, _history, channel = _alarm_board(context)
+    return Case(channel, lambda: channel.running)
+
+
+def fleet_supervisor(context):
+    folder = context.tmp_path / "fleet"
+    folder.mkdir()
+    (folder / "one.yaml").write_text("name: one\n")
+    sleeper = [sys.executable, "-c", "import time; time.sleep(600)"]  # stands in for `flubber serve`
+    supervisor = FleetSupervisor(str(folder), grace=5, command=lambda path: sleeper)
+
+    def probe():
+        node = supervisor.nodes[0]
+        return wait_until(lambda: node.pid is not None and node.process.poll() is None, 20, "the child runs")
+
+    return Case(supervisor, probe)
+
+
 SERVICES = [tcp_server, pipe_server, kv_tcp_server, pull_socket, date_pull_socket, push_socket,
             continuous_logger, the_dump, kv_node, node_server, amqp_service, lab_node,
-            scpi_simulator, line_instrument, instrument_share, web_server]
+            scpi_simulator, line_instrument, instrument_share, web_server,
+            alarm_board, alarm_history, notification_channel, fleet_supervisor]
 
 
 class _Context:
@@ -410,6 +459,7 @@ def _kill_from_another_process():
                          ids=["in-a-greenlet", "from-another-process"])
 def test_stop_from_a_signal_handler(case, send):
     service = case.service.start()
+    assert case.probe()  # settled: the signal comes while the program waits, as Ctrl-C does
     previous = signal.signal(signal.SIGUSR1, lambda number, frame: service.stop())
     try:
         killer = send()

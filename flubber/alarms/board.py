@@ -12,6 +12,7 @@ import time
 
 import gevent
 
+from flubber._lifecycle import Service
 from flubber.alarms.states import Alarm, Severity
 
 __all__ = ["AlarmBoard", "UnknownAlarmError"]
@@ -26,8 +27,11 @@ class UnknownAlarmError(KeyError):
         return self.args[0] if self.args else "unknown alarm"
 
 
-class AlarmBoard:
+class AlarmBoard(Service):
     """The alarms of a node and where their changes go.
+
+    A service with flubber's one lifecycle (:doc:`/lifecycle`): :meth:`start`
+    runs the ticker, the channels and the history writer.
 
     :param node: the node's name (in notifications and history rows).
     :param limits: a mapping of alarm name (codename or key) to :class:`~flubber.alarms.AlarmLimits`.
@@ -159,21 +163,16 @@ class AlarmBoard:
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
-    @property
-    def running(self):
-        """True while the ticker runs."""
-        return self._greenlet is not None and not self._greenlet.dead
-
     def start(self):
         """Start the history writer, the channels and the ticker; return self."""
-        if self.running:
-            return self
+        return super().start()
+
+    def _start(self):
         if self.history is not None:
             self.history.start()
         for channel in self.channels:
             channel.start()
         self._greenlet = gevent.spawn(self._run)
-        return self
 
     def _run(self):
         while True:
@@ -185,6 +184,9 @@ class AlarmBoard:
 
     def stop(self, timeout=None):
         """Stop the ticker and the channels, then let the history write what is queued. Idempotent."""
+        return super().stop(timeout)
+
+    def _stop(self, timeout):
         greenlet, self._greenlet = self._greenlet, None
         if greenlet is not None:
             greenlet.kill()

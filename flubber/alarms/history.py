@@ -16,6 +16,7 @@ import sqlite3
 import gevent
 import gevent.queue
 
+from flubber._lifecycle import Service
 from flubber.loggers import check_identifier, parse_url
 
 __all__ = ["AlarmHistory", "HISTORY_TABLE"]
@@ -46,13 +47,18 @@ def row_of(node, change):
             snapshot["condition"], snapshot["value"], int(snapshot["acknowledged"]), snapshot["message"][:255])
 
 
-class AlarmHistory:
+class AlarmHistory(Service):
     """Write alarm changes into ``table`` of the database at *url*.
 
     :param url: ``sqlite:///FILE`` or ``mysql://user:password@host/database``.
     :param node: the node name written in every row.
     :param maxsize: rows waiting at most; when full the oldest is dropped (and counted).
+
+    A service with flubber's one lifecycle (:doc:`/lifecycle`).
     """
+
+    #: Seconds :meth:`stop` lets the writer write what is queued, by default.
+    stop_timeout = 5.0
 
     def __init__(self, url, node, table=HISTORY_TABLE, maxsize=10000, backoff=1.0, max_backoff=30.0):
         self.settings = parse_url(url)
@@ -71,19 +77,25 @@ class AlarmHistory:
 
     # -- lifecycle -------------------------------------------------------------------------------
 
-    @property
-    def running(self):
-        """True while the writing greenlet runs."""
-        return self._greenlet is not None and not self._greenlet.dead
-
     def start(self):
         """Start the writing greenlet; return self."""
-        if not self.running:
-            self._greenlet = gevent.spawn(self._run)
-        return self
+        return super().start()
 
-    def stop(self, timeout=5.0):
-        """Write what is queued (for at most *timeout* seconds), then stop. Idempotent; returns rows left."""
+    def _start(self):
+        self._greenlet = gevent.spawn(self._run)
+
+    def stop(self, timeout=None):
+        """Write what is queued (for at most *timeout* seconds, default :attr:`stop_timeout`), then stop.
+
+        Idempotent; returns the rows left.
+        """
+        return super().stop(timeout)
+
+    def _stop_idle(self):
+        return self._stop(None)
+
+    def _stop(self, timeout):
+        timeout = self.stop_timeout if timeout is None else timeout
         greenlet, self._greenlet = self._greenlet, None
         if greenlet is not None:
             deadline = gevent.Timeout(timeout)

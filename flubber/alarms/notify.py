@@ -26,6 +26,7 @@ import gevent.socket
 import gevent.ssl
 import gevent.subprocess
 
+from flubber._lifecycle import Service
 from flubber.alarms.states import Severity
 
 __all__ = [
@@ -212,8 +213,10 @@ class EmailTarget(NotificationTarget):
         return "email to %s via %s:%d" % (", ".join(self.to), self.host, self.port)
 
 
-class NotificationChannel:
+class NotificationChannel(Service):
     """One target with its own greenlet, a bounded queue, retries and a severity filter.
+
+    A service with flubber's one lifecycle (:doc:`/lifecycle`).
 
     :param target: a :class:`NotificationTarget`.
     :param min_severity: notify changes that reach (or leave) at least this severity.
@@ -263,19 +266,18 @@ class NotificationChannel:
         """Notifications waiting to be sent."""
         return self._queue.qsize()
 
-    @property
-    def running(self):
-        """True while the sending greenlet runs."""
-        return self._greenlet is not None and not self._greenlet.dead
-
     def start(self):
         """Start the sending greenlet; return self."""
-        if not self.running:
-            self._greenlet = gevent.spawn(self._run)
-        return self
+        return super().start()
+
+    def _start(self):
+        self._greenlet = gevent.spawn(self._run)
 
     def stop(self, timeout=None):
         """Stop the sending greenlet (what is still queued is not sent). Idempotent."""
+        return super().stop(timeout)
+
+    def _stop(self, timeout):
         greenlet, self._greenlet = self._greenlet, None
         if greenlet is not None:
             greenlet.kill(timeout=timeout)

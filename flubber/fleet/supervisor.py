@@ -15,10 +15,9 @@ import sys
 import time
 
 import gevent
-import gevent.event
 import gevent.subprocess
 
-from flubber._stopping import STOP_SIGNALS, wait_until_stopped
+from flubber._lifecycle import Service
 
 __all__ = ["FleetSupervisor", "NodeProcess", "FleetError", "state_path", "read_state", "node_files"]
 
@@ -79,6 +78,8 @@ class NodeProcess:
         #: The exit status of the last child that ended (None before any ended).
         self.last_exit = None
         self._delay = backoff
+        self._spawning = None
+        self._end_when_started = None
 
     @property
     def pid(self):
@@ -87,13 +88,24 @@ class NodeProcess:
 
     def spawn(self):
         """Start the child (output appended to :attr:`log_path`)."""
+        # Popen waits (cooperatively) for the child's exec: a stop arriving then must still find
+        # the child, so the start runs in a greenlet of its own that terminate() waits for.
+        self._end_when_started = None
+        self._spawning = gevent.spawn(self._popen)
+        self.process = self._spawning.get()
+        self._spawning = None
+        self.started_at = time.time()
+
+    def _popen(self):
         with open(self.log_path, "ab") as output:
             output.write(("---- %s starting %s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"), " ".join(self.command)))
                          .encode())
             output.flush()
-            self.process = gevent.subprocess.Popen(self.command, stdout=output, stderr=gevent.subprocess.STDOUT,
-                                                   stdin=gevent.subprocess.DEVNULL, start_new_session=True)
-        self.started_at = time.time()
+            process = gevent.subprocess.Popen(self.command, stdout=output, stderr=gevent.subprocess.STDOUT,
+                                              stdin=gevent.subprocess.DEVNULL, start_new_session=True)
+        if self._end_when_started is not None:  # terminate() ran inside this start (a signal handler)
+            self._end(process, self._end_when_started)
+        return process
 
     def supervise(self, on_change):
         """Run the child and start it again whenever it exits (the greenlet of this node)."""
@@ -116,6 +128,19 @@ class NodeProcess:
     def terminate(self, grace=10.0):
         """Stop the child: SIGTERM, then SIGKILL after *grace* seconds. Return its exit status or None."""
         process, self.process = self.process, None
+        spawning, self._spawning = self._spawning, None
+        if process is None and spawning is not None:  # stopped while the child was being started
+            if spawning is not gevent.getcurrent():
+                spawning.join(grace)
+            if not spawning.dead:
+                # the start cannot finish while we wait: a signal handler interrupted it to stop the
+                # fleet, and that stop waits for us. The start ends its child itself when it has one.
+                self._end_when_started = grace
+                return None
+            process = spawning.value
+        return self._end(process, grace)
+
+    def _end(self, process, grace):
         if process is None or process.poll() is not None:
             return None if process is None else process.returncode
         try:
@@ -138,11 +163,14 @@ class NodeProcess:
                 "restarts": self.restarts, "last_exit": self.last_exit, "log": self.log_path}
 
 
-class FleetSupervisor:
+class FleetSupervisor(Service):
     """Supervise one ``flubber serve`` per node file of *folder*.
 
     :param folder: the folder of node files; logs go to ``folder/logs``.
     :param grace: seconds a child has to stop on SIGTERM before SIGKILL.
+
+    A service with flubber's one lifecycle (:doc:`/lifecycle`); a second
+    supervisor of the same folder refuses to start (:class:`FleetError`).
     """
 
     def __init__(self, folder, grace=10.0, backoff=1.0, max_backoff=60.0, command=None):
@@ -157,47 +185,34 @@ class FleetSupervisor:
                                                      + ".log"), command=make(path), backoff=backoff,
                                   max_backoff=max_backoff) for path in paths]
         self._greenlets = []
-        self._stopped = gevent.event.Event()
-        self._stopped.set()
         self.started_at = None
 
-    @property
-    def running(self):
-        """True between :meth:`start` and :meth:`stop`."""
-        return not self._stopped.is_set()
-
     def start(self):
-        """Start every child and its supervising greenlet; return self."""
-        if self.running:
-            return self
+        """Start every child and its supervising greenlet; return self.
+
+        :raises FleetError: another supervisor runs this folder.
+        """
+        return super().start()
+
+    def _start(self):
         other = read_state(self.folder)
         if other and other.get("running") and _alive(other.get("pid")) and other.get("pid") != os.getpid():
             raise FleetError("a fleet supervisor (pid %d) already runs %s; stop it with `flubber fleet down %s`"
                              % (other["pid"], self.folder, self.folder))
-        self._stopped.clear()
         self.started_at = time.time()
         self._greenlets = [gevent.spawn(node.supervise, self.write_state) for node in self.nodes]
-        return self
 
     def stop(self, timeout=None):
-        """Stop supervising and stop every child (in parallel). Idempotent."""
-        if not self.running:
-            return
+        """Stop supervising and stop every child (in parallel, each within *timeout*, default
+        :attr:`grace`). Idempotent."""
+        return super().stop(timeout)
+
+    def _stop(self, timeout):
         greenlets, self._greenlets = self._greenlets, []
         gevent.killall(greenlets)
         grace = self.grace if timeout is None else timeout
         gevent.joinall([gevent.spawn(node.terminate, grace) for node in self.nodes])
-        self._stopped.set()
         self.write_state()
-
-    def serve_forever(self, stop_signals=STOP_SIGNALS):
-        """Start (if needed) and block until :meth:`stop` or one of *stop_signals*."""
-        self.start()
-        wait_until_stopped(self._stopped, self.stop, stop_signals)
-
-    def wait(self, timeout=None):
-        """Block until the supervisor stops (or *timeout* seconds); return True when stopped."""
-        return self._stopped.wait(timeout)
 
     def status(self):
         """The fleet's state: the supervisor's pid and each child (what ``state.json`` holds)."""

@@ -98,3 +98,27 @@ def test_a_second_supervisor_of_the_same_folder_is_refused(tmp_path):
 def test_fleet_node_without_broker_or_db_has_neither():
     node = fleet_node(7, tcp_base=0)
     assert node["name"] == "node07" and "amqp" not in node and "logger" not in node and node["tcp"] is None
+
+
+def _processes_with(marker):
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as handle:
+                if marker.encode() in handle.read():
+                    found.append(int(pid))
+        except OSError:  # gone meanwhile, or not a process
+            continue
+    return found
+
+
+def test_a_stop_while_a_child_is_being_started_leaves_no_child_behind(tmp_path):
+    import gevent
+
+    (tmp_path / "one.yaml").write_text("name: one\n")
+    marker = "flubber-fleet-test-%d-%d" % (os.getpid(), time.monotonic_ns())
+    sleeper = [sys.executable, "-c", "import time; time.sleep(600)", marker]
+    supervisor = FleetSupervisor(str(tmp_path), grace=5, command=lambda path: sleeper).start()
+    gevent.sleep(0)  # the supervising greenlet forks the child and waits for its exec: stop now
+    supervisor.stop()
+    wait_for(lambda: not _processes_with(marker), timeout=10)
