@@ -47,7 +47,8 @@ def start_node(folder):
     """Start the demo node on free ports; return (process, pull_port, tcp_port, web_url)."""
     command = [sys.executable, "-m", "flubber", "serve", os.path.join(ROOT, "examples", "lab.yaml"),
                "--tcp", "127.0.0.1:0", "--pull-port", "0", "--push-port", "0", "--share-port", "0",
-               "--db", "sqlite:///%s" % os.path.join(folder, "lab.sqlite"), "--no-status", "--web", "127.0.0.1:0"]
+               "--db", "sqlite:///%s" % os.path.join(folder, "lab.sqlite"), "--no-status", "--web", "127.0.0.1:0",
+               "--state", os.path.join(folder, "lab.state.json")]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=folder,
                                env=child_env())
     found = {}

@@ -650,6 +650,7 @@ class LabNode(Service):
             "tcp": list(self.server.tcp_address) if self.server.tcp_address else None,
             "sockets": sockets,
             "logger": logger_status,
+            "persist": self.server.persister.status() if self.server.persister is not None else None,
             "alarms": self.alarms.status() if self.alarms is not None else None,
             "web": self.web.url if self.web is not None else None,
         }

@@ -22,7 +22,7 @@ from flubber import __version__
 EXIT_INTERRUPTED = 130
 
 #: Modules of this package that each add one or more subcommands.
-COMMAND_MODULES = ("serve", "pull", "kv", "alarms", "fleet", "plot", "db", "dump", "instruments")
+COMMAND_MODULES = ("serve", "pull", "kv", "alarms", "fleet", "plot", "db", "dump", "instruments", "state")
 
 
 def build_parser():

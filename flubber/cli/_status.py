@@ -70,9 +70,26 @@ def render_table(status):
                                                       ", locked by %s" % holder if holder else ""))
     if logger.get("last_error"):
         captions.append("logger: %s" % logger["last_error"])
+    captions.extend(_persist_lines(status.get("persist")))
     if captions:
         table.caption = "\n".join(captions)
     return table
+
+
+def _persist_lines(persist):
+    """What the status says of the persisted keys: restored ones (and when they were set), save errors."""
+    if not persist:
+        return []
+    from flubber.kvstore.persist import format_time
+
+    lines = []
+    if persist["restored"]:
+        lines.append("restored from %s: %s" % (persist["where"], ", ".join(
+            "%s (set %s)" % (name, format_time(when)) for name, when in sorted(persist["restored"].items()))))
+    if persist["last_error"]:
+        lines.append("persist: cannot save to %s: %s (%d failures; the node keeps serving)"
+                     % (persist["where"], persist["last_error"], persist["failures"]))
+    return lines
 
 
 def summary_line(status):
@@ -84,6 +101,9 @@ def summary_line(status):
     line = "%s | requests %d | logged %d queued %d%s | errors %d" % (
         values or "no instruments", requests, logger.get("written", 0), logger.get("queued", 0),
         _logger_state(logger), sum(item["errors"] for item in status["instruments"]))
+    persist = status.get("persist") or {}
+    if persist.get("last_error"):
+        line += " | persist failing: %s" % persist["last_error"]
     raised = [alarm for alarm in _alarms_by_name(status).values() if alarm["severity"] != "OK"]
     if raised:
         line += " | alarms: " + ", ".join("%s %s" % (alarm["name"], _alarm_text(alarm)) for alarm in raised)

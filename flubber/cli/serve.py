@@ -14,6 +14,8 @@ entry and what to change), 1 when a port cannot be bound or points were
 left unlogged.
 """
 import ipaddress
+import json
+import os
 import signal
 import sys
 
@@ -21,6 +23,7 @@ import gevent
 
 from flubber.io import StreamError, parse_tcp_address
 from flubber.kvstore import ConfigError
+from flubber.kvstore.persist import format_time
 from flubber.node import LabNode, load_lab_config
 
 
@@ -53,6 +56,13 @@ def describe(node):
         lines.append("  push socket on UDP port %d" % node.push_socket.port)
     if node.logger is not None:
         lines.append("  logging into %s table %s" % (node.logger.status()["target"], node.logger.table))
+    persister = server.persister
+    if persister is not None:
+        lines.append("  keeping %s in %s" % (", ".join(sorted(persister.keys)), persister.store.describe()))
+        for name, set_at in sorted(persister.restored.items()):
+            lines.append("  restored %s = %s (set %s)" % (name, json.dumps(node.value(name)), format_time(set_at)))
+        for note in persister.notes:
+            lines.append("  note: %s" % note)
     if node.web is not None:
         lines.append("  web page on %s (%s)" % (node.web.url, "keys settable with a write token: %s"
                                                  % ", ".join(node.web.live.writable_keys())
@@ -146,6 +156,11 @@ def _apply_overrides(config, args):
                 entry["share"] = dict(entry["share"], port=args.share_port)
     if args.db:
         config.extra["logger"] = dict(config.extra.get("logger") or {}, url=args.db)
+    if args.state:
+        config.persist = ({"url": args.state} if args.state.startswith(("sqlite:///", "mysql://", "mariadb://"))
+                          else {"path": os.path.abspath(args.state)})
+    if args.reset_state:
+        config.persist = dict(config.persist, reset=True)
     if args.no_web:
         config.extra["web"] = None
     elif args.web:
@@ -258,6 +273,12 @@ def register(subparsers):
     parser.add_argument("--status-interval", type=float, default=30.0, metavar="SECONDS",
                         help="when not on a terminal, print a status line this often (default 30); "
                              "example: --status-interval 5")
+    parser.add_argument("--state", metavar="FILE|URL",
+                        help="keep the persist: true keys here instead of the node file's persist: (or the "
+                             "state file next to it); example: --state /var/lib/flubber/lab.state.json")
+    parser.add_argument("--reset-state", action="store_true",
+                        help="start every persist: true key from its initial value (the saved state is kept "
+                             "aside, not restored); example: flubber serve lab.yaml --reset-state")
     parser.add_argument("--check", action="store_true",
                         help="only check the node file and exit; example: flubber serve lab.yaml --check")
     parser.set_defaults(func=run)

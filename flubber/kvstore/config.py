@@ -31,6 +31,7 @@ from flubber.kvstore._endpoint import NAME_PATTERN, Endpoint
 from flubber.kvstore._exceptions import ConfigError, KVStoreError
 from flubber.kvstore.key import KVStoreKey
 from flubber.kvstore.node import KVNode
+from flubber.kvstore.persist import default_state_path
 from flubber.kvstore.store import KVStore
 from flubber.kvstore.tcp import read_tokens_file, server_ssl_context
 
@@ -41,7 +42,9 @@ PROVIDER_MODULES = {"kv_store": KVStore, "KVStore": KVStore}
 #: ``module:`` names of endpoints, and the class each one builds.
 ENDPOINT_MODULES = {"kv_store_key": KVStoreKey, "KVStoreKey": KVStoreKey}
 #: Top-level keys of the node file this module reads.
-NODE_SECTIONS = ("name", "tcp", "amqp", "providers")
+NODE_SECTIONS = ("name", "tcp", "amqp", "providers", "persist")
+#: Keys of the ``persist`` section (one of them).
+PERSIST_OPTIONS = ("path", "url")
 #: Keys of the ``tcp`` section.
 TCP_OPTIONS = ("host", "port", "max_connections", "max_request_bytes", "idle_timeout", "tls", "tokens",
                "tokens_file")
@@ -181,7 +184,7 @@ class NodeConfig:
     list), :attr:`extra` (sections other layers read), :attr:`source` (file).
     """
 
-    def __init__(self, name, tcp=None, amqp=None, providers=None, extra=None, source="<config>"):
+    def __init__(self, name, tcp=None, amqp=None, providers=None, extra=None, source="<config>", persist=None):
         #: The node name.
         self.name = name
         #: TCP settings (host, port, ...) or None when TCP is off.
@@ -194,6 +197,9 @@ class NodeConfig:
         self.extra = extra or {}
         #: Where the configuration came from.
         self.source = source
+        #: Where ``persist: true`` keys are saved: ``{"path": FILE}`` or ``{"url": URL}``
+        #: (see :mod:`flubber.kvstore.persist`); ``"reset": True`` starts from the initial values.
+        self.persist = persist if persist is not None else {"path": default_state_path(source, name)}
 
     def build_node(self):
         """Return a new :class:`~flubber.kvstore.KVNode` with the configured stores (nothing started)."""
@@ -314,6 +320,25 @@ def _amqp_section(where, value):
     return dict(value, workers=workers, alerts=alerts)
 
 
+def _persist_section(where, value, source, node_name, base_dir):
+    if value is None:
+        return {"path": default_state_path(source, node_name, base_dir)}
+    if not isinstance(value, dict) or len(value) != 1:
+        raise where.error("write persist: {path: FILE} or persist: {url: sqlite:///FILE | mysql://...}, got %r"
+                          % (value,))
+    check_options(value, PERSIST_OPTIONS, where)
+    if "url" in value:
+        url = value["url"]
+        if not isinstance(url, str) or not url.startswith(("sqlite:///", "mysql://", "mariadb://")):
+            raise where.child("url").error("must be sqlite:///FILE or mysql://user:password@host/database, got %r"
+                                           % (url,))
+        return {"url": url}
+    path = value["path"]
+    if not isinstance(path, str) or not path.strip():
+        raise where.child("path").error("must name a file, e.g. lab.state.json, got %r" % (path,))
+    return {"path": os.path.join(base_dir or os.getcwd(), os.path.expanduser(path))}
+
+
 def parse_node_config(data, source="<config>", extra_sections=(), base_dir=None):
     """Check the decoded node file *data* (a dict) and return a :class:`NodeConfig`.
 
@@ -344,6 +369,7 @@ def parse_node_config(data, source="<config>", extra_sections=(), base_dir=None)
         providers=data.get("providers"),
         extra={key: data[key] for key in extra_sections if key in data},
         source=source,
+        persist=_persist_section(root.child("persist"), data.get("persist"), source, name, base_dir),
     )
     config.build_node()  # check every store and key now, before anything runs
     return config

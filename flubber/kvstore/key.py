@@ -7,6 +7,7 @@ import gevent
 from flubber.kvstore._dripline import Alert
 from flubber.kvstore._endpoint import Endpoint, to_bool, to_seconds
 from flubber.kvstore._exceptions import CalibrationError, ConfigError, DriplineError, InvalidValue
+from flubber.kvstore.calibration import make_calibration
 from flubber.kvstore.rules import BroadcastRule
 from flubber.kvstore.values import ValueRule
 
@@ -56,6 +57,8 @@ class KVStoreKey(Endpoint):
     :param min: smallest number a set may bring (None: no bound).
     :param max: largest number a set may bring (None: no bound).
     :param choices: the only values a set may bring (a list), or None.
+    :param persist: keep the last set value across a restart of the node
+        (see :mod:`flubber.kvstore.persist`); the lock is never kept.
 
     Every set (:meth:`set_value`, so TCP, AMQP, the push socket and
     instrument readings alike) is checked by :attr:`rule` first: a refused
@@ -83,7 +86,8 @@ class KVStoreKey(Endpoint):
 
     def __init__(self, initial_value=None, name=None, calibration=None, get_on_set=False, log_on_set=False,
                  max_interval=0, max_fractional_change=0, alert_routing_key="sensor_value", schedule_interval=0,
-                 log_interval=None, delay_start=False, type=None, min=None, max=None, choices=None):
+                 log_interval=None, delay_start=False, type=None, min=None, max=None, choices=None,
+                 persist=False):
         if name is None:
             raise ConfigError("KVStoreKey needs a name, e.g. KVStoreKey(name='setpoint', initial_value=20)")
         if log_interval is not None:
@@ -99,6 +103,13 @@ class KVStoreKey(Endpoint):
             except DriplineError as exc:
                 raise ConfigError("key %r: the initial_value does not fit: %s" % (name, exc)) from None
         self._value = initial_value
+        #: Keep the last set value (and a calibration set over the network) across a restart
+        #: (see :mod:`flubber.kvstore.persist`).
+        self.persist = False
+        #: The :class:`~flubber.kvstore.persist.Persister` saving this key while its node runs, or None.
+        self.persister = None
+        self._set_at = None
+        self._configured_calibration = self.calibration
         self._rule = BroadcastRule()
         self._schedule_interval = 0.0
         self._loop = None
@@ -111,6 +122,7 @@ class KVStoreKey(Endpoint):
             self.alert_routing_key = alert_routing_key
             self.schedule_interval = schedule_interval
             self.delay_start = to_bool(delay_start, "delay_start")
+            self.persist = to_bool(persist, "persist")
         except DriplineError as exc:
             raise ConfigError("key %r: %s" % (name, exc)) from None
         if self._calibration is not None and initial_value is not None:
@@ -180,6 +192,8 @@ class KVStoreKey(Endpoint):
         value = self.rule.check(value)
         self.check_value(value)
         result = self.on_set(value)
+        self._set_at = time.time()
+        self._changed()
         if not (self._get_on_set or self._log_on_set):
             return result
         readback = self.on_get()
@@ -189,8 +203,59 @@ class KVStoreKey(Endpoint):
 
     def _on_set(self, specifier, values):
         if specifier or not values:
-            return super()._on_set(specifier, values)
-        return self.set_value(values[0])
+            result = super()._on_set(specifier, values)
+            if specifier == "calibration":
+                self._changed()
+        else:
+            result = self.set_value(values[0])
+        persister = self.persister
+        if persister is not None and self._saving is not None:
+            # the reply waits until the value is on disk (bounded: a slow disk never holds it long)
+            persister.wait_saved(self._saving)
+        return result
+
+    # -- persistence ------------------------------------------------------------------
+    _saving = None
+
+    def _changed(self):
+        persister = self.persister
+        if persister is not None:
+            self._saving = persister.changed(self)
+
+    def persisted_state(self):
+        """What :mod:`~flubber.kvstore.persist` saves of this key: ``value``, ``set_at`` and, when
+        it was set over the network, ``calibration``. The lock is never saved."""
+        state = {"value": self._value, "set_at": self._set_at}
+        if self.calibration != self._configured_calibration:
+            state["calibration"] = self.calibration
+        return state
+
+    def check_restored(self, entry):
+        """Return the state to restore from a saved *entry*, or raise :class:`InvalidValue` when
+        the key no longer takes it (its type, bounds, choices or calibration changed)."""
+        state = {"value": entry["value"]}
+        calibration = self._calibration
+        if "calibration" in entry:
+            calibration = make_calibration(entry["calibration"])  # CalibrationError is an InvalidValue
+            state["calibration"] = entry["calibration"]
+        value = entry["value"]
+        if value is not None:
+            value = self.rule.check(value)
+            if calibration is not None:
+                if isinstance(calibration.spec, str) and not _is_number(value):
+                    raise InvalidValue("%s takes a number (its calibration %r computes with it)"
+                                       % (self.name, calibration.spec))
+                calibration(value)
+        state["value"] = value
+        state["set_at"] = entry.get("set_at")
+        return state
+
+    def apply_restored(self, state):
+        """Set a state checked by :meth:`check_restored` (at start, before the node serves)."""
+        if "calibration" in state:
+            self.calibration = state["calibration"]
+        self.on_set(state["value"])
+        self._set_at = state.get("set_at")
 
     # -- logging attributes ------------------------------------------------------------
     @property

@@ -12,6 +12,7 @@ import logging
 from flubber._lifecycle import Service
 from flubber.kvstore._defaults import DEFAULT_HOST, DEFAULT_PORT
 from flubber.kvstore.config import NodeConfig, load_node_config
+from flubber.kvstore.persist import Persister, open_state
 from flubber.kvstore.tcp import KVTCPServer, server_ssl_context
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,9 @@ class NodeServer(Service):
         self.tcp_server = None
         #: The :class:`~flubber.kvstore.AMQPService` while running with AMQP on, else None.
         self.amqp_service = None
+        #: The :class:`~flubber.kvstore.persist.Persister` of the ``persist: true`` keys, or None
+        #: when no key persists. It restores their values at :meth:`start`, before anything serves.
+        self.persister = make_persister(self.node, config.persist) if config.persist else None
 
     @classmethod
     def from_file(cls, path, extra_sections=()):
@@ -56,6 +60,9 @@ class NodeServer(Service):
     def _start(self):
         tcp, amqp = self.config.tcp, self.config.amqp
         try:
+            if self.persister is not None:
+                self.persister.restore(reset=bool(self.config.persist.get("reset")))
+                self.persister.start()
             if tcp is not None:
                 tls = tcp.get("tls")
                 server = KVTCPServer(self.node, max_connections=tcp.get("max_connections"),
@@ -93,6 +100,22 @@ class NodeServer(Service):
         service, self.amqp_service = self.amqp_service, None
         if service is not None:
             service.stop(timeout)
+        if self.persister is not None:  # after the transports: the last set is saved too
+            self.persister.stop(timeout)
+
+
+def persisted_keys(node):
+    """The keys of *node* (a :class:`~flubber.kvstore.KVNode`) declared ``persist: true``, in store order."""
+    return [key for store in node.stores.values() for key in store.endpoints.values()
+            if getattr(key, "persist", False)]
+
+
+def make_persister(node, settings):
+    """Return the :class:`~flubber.kvstore.persist.Persister` of *node*'s persisted keys, or None without any."""
+    keys = persisted_keys(node)
+    if not keys:
+        return None
+    return Persister(node.name, open_state(settings, node.name), keys)
 
 
 def serve_node(config, tcp=None, amqp=None, ready=None):

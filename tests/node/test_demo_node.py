@@ -29,7 +29,8 @@ def demo_node(tmp_path):
     db_url = "sqlite:///%s" % (tmp_path / "lab.sqlite")
     process = subprocess.Popen(
         [sys.executable, "-m", "flubber", "serve", LAB_YAML, "--tcp", "127.0.0.1:0", "--pull-port", "0",
-         "--push-port", "0", "--share-port", "0", "--db", db_url, "--no-status", "--web", "127.0.0.1:0"],
+         "--push-port", "0", "--share-port", "0", "--db", db_url, "--no-status", "--web", "127.0.0.1:0",
+         "--state", str(tmp_path / "lab.state.json")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(tmp_path))
     banner = []
     ports = {}

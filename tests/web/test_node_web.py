@@ -80,7 +80,7 @@ def _serve(tmp_path, *args):
     return subprocess.Popen(
         [sys.executable, "-m", "flubber", "serve", "examples/lab.yaml", "--tcp", "127.0.0.1:0", "--pull-port", "0",
          "--push-port", "0", "--share-port", "0", "--db", "sqlite:///%s" % (tmp_path / "lab.sqlite"), "--no-status",
-         *args],
+         "--state", str(tmp_path / "lab.state.json"), *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
