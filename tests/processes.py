@@ -83,12 +83,14 @@ def serve(node_file, *options, cwd=None, path=(), status=False):
     """Start ``flubber serve NODE_FILE --tcp 127.0.0.1:0 --no-status OPTIONS``; return (Popen, TCP port, banner).
 
     With *status*, without ``--no-status``: the node prints a status line every ``--status-interval``.
-    Returns once the banner named the TCP port; the caller stops the process (:func:`interrupt`).
+    Returns once the banner named the TCP port and what the node runs (up to "try from another
+    terminal:"); the caller stops the process (:func:`interrupt`).
     """
     process = spawn("-m", "flubber", "serve", str(node_file), "--tcp", "127.0.0.1:0",
                     *(() if status else ("--no-status",)), *options, cwd=cwd, path=path)
     try:
         match, banner = wait_for_line(process, r"dripline over TCP on 127\.0\.0\.1:(\d+)")
+        banner += wait_for_line(process, r"^try from another terminal:")[1]  # the rest of what the node says
     except BaseException:
         process.kill()
         process.communicate()

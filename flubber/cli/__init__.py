@@ -7,7 +7,8 @@ taking the parsed arguments and returning the exit status:
 :mod:`flubber.cli.kv` (``get``, ``set``, ``cmd``), :mod:`flubber.cli.alarms`
 (``alarms``, ``ack``), :mod:`flubber.cli.fleet` (``fleet``), :mod:`flubber.cli.plot`
 (``plot``), :mod:`flubber.cli.db` (``db``), :mod:`flubber.cli.dump`
-(``dump``) and :mod:`flubber.cli.instruments` (``share``, ``simulate``).
+(``dump``) and :mod:`flubber.cli.instruments` (``share``, ``simulate``) and :mod:`flubber.cli.state`
+(``state show``).
 """
 import argparse
 import importlib

@@ -14,7 +14,8 @@ Every public name is exported here. The modules behind them:
 :mod:`flubber.kvstore.tcp`, :mod:`flubber.kvstore.client` and
 :mod:`flubber.kvstore.amqp` (transports; the AMQP names need the ``amqp``
 extra and are imported on first use), :mod:`flubber.kvstore.config` and
-:mod:`flubber.kvstore.serve` (node files and the node server).
+:mod:`flubber.kvstore.serve` (node files and the node server), :mod:`flubber.kvstore.persist`
+(``persist: true`` keys kept across a restart).
 """
 import importlib.util
 
@@ -36,6 +37,7 @@ from flubber.kvstore.client import KVClient, TCPKVClient, connect
 from flubber.kvstore.config import NodeConfig, load_node_config, parse_node_config, register_module
 from flubber.kvstore.key import KVStoreKey, kv_store_key
 from flubber.kvstore.node import KVNode
+from flubber.kvstore.persist import Persister, StateDatabase, StateError, StateFile
 from flubber.kvstore.rules import BroadcastRule
 from flubber.kvstore.serve import NodeServer, serve_node
 from flubber.kvstore.store import KVStore, kv_store
@@ -62,7 +64,7 @@ __all__ = [
     "times2", "times3", "Calibration", "calibrate", "BroadcastRule",
     # transports, clients, node files
     "KVTCPServer", "serve_tcp", "DEFAULT_PORT", "KVClient", "TCPKVClient", "connect", "NodeConfig", "load_node_config", "parse_node_config", "register_module",
-    "NodeServer", "serve_node",
+    "NodeServer", "serve_node", "Persister", "StateFile", "StateDatabase", "StateError",
     # alert sinks
     "ContinuousLoggerSink", "QueueSink", "LoggingSink",
     # dripline messages

@@ -19,8 +19,11 @@ unlocked.
 How a value is kept (:class:`Persister`):
 
 * after every successful set the key is marked; one writer greenlet saves
-  the state of every persisted key at most every :attr:`Persister.min_interval`
-  seconds (sets in between are coalesced; the last value is always saved);
+  the state of every persisted key, all changes since its last save in one
+  write (the last value is always saved). Changes nobody waits for (a
+  driver's, a script's ``set_value``) are saved at most every
+  :attr:`Persister.min_interval` seconds; a set request is saved by the
+  next write at once (after the one under way, if any);
 * a file is written to a temporary file in the same folder, flushed with
   ``fsync``, renamed over the old one and the folder synced, so a crash or
   SIGKILL at any moment leaves the old or the new state, never a torn file;
@@ -307,8 +310,9 @@ class Persister(Service):
     :param keys: the :class:`~flubber.kvstore.KVStoreKey` objects to keep.
     """
 
-    #: Shortest time between two saves, in seconds: sets in between are
-    #: coalesced into the next save (at most 5 saves a second).
+    #: Shortest time between two saves of changes nobody waits for, in
+    #: seconds: they are coalesced into the next save (at most 5 a second).
+    #: A waiting set request starts the next save at once.
     min_interval = 0.2
     #: Longest time a set request waits for its value to be saved before it
     #: replies anyway (a slow or failing disk never holds a request longer).
@@ -334,6 +338,7 @@ class Persister(Service):
         self._generation = 0
         self._saved_generation = 0
         self._dirty = Event()
+        self._urgent = Event()
         self._waiters = []
         self._writer = None
 
@@ -426,11 +431,12 @@ class Persister(Service):
         """Wait until the save that includes *generation* is done (at most *timeout* s); True when saved."""
         if self._saved_generation >= generation:
             return True
-        if self._writer is None:
+        if self._writer is None or self.last_error is not None:  # a failing disk holds no request
             return False
         waiter = Event()
         entry = (generation, waiter)
         self._waiters.append(entry)
+        self._urgent.set()  # a request waits: no coalescing pause before its save
         try:
             waiter.wait(self.ack_timeout if timeout is None else timeout)
         finally:
@@ -483,7 +489,10 @@ class Persister(Service):
             self.last_save_time = time.time()
             self._saved_generation = max(self._saved_generation, generation)
             self._release()
-            gevent.sleep(max(0.0, self.min_interval - (time.monotonic() - started)))
+            pause = self.min_interval - (time.monotonic() - started)
+            if pause > 0 and not self._waiters:  # coalesce, unless a request waits for the next save
+                self._urgent.clear()
+                self._urgent.wait(pause)
 
     def status(self):
         """A JSON-friendly snapshot: where, which keys, what was restored, saves and the last error."""
