@@ -228,6 +228,7 @@ class LabNode(Service):
                         "no key %r on this node; name keys declared under providers (or instrument keys)"
                         % (name,)) from None
         self._logger_settings = sections.logger
+        self._alarm_listener = None
         #: The :class:`~flubber.alarms.AlarmBoard` of the ``alarms`` section (None without one).
         self.alarms = self._build_alarms(sections) if sections.alarms else None
         self._web_settings = sections.web
@@ -422,7 +423,12 @@ class LabNode(Service):
         logger = self._logger_settings
         series = (logger["url"], logger["table"]) if self.logger is not None else None
         self.web = WebServer(self, host=settings["host"], port=settings["port"], writable=settings["writable"],
-                             tokens=write_tokens(self.config), series=series).start()
+                             tokens=write_tokens(self.config), series=series)
+        if self.alarms is not None:
+            from flubber.alarms.web import attach
+
+            self._alarm_listener = attach(self.web, self.alarms)
+        self.web.start()
 
     def _start_sockets(self):
         from flubber.sockets import DataPushSocket, DateDataPullSocket
@@ -583,6 +589,8 @@ class LabNode(Service):
         web, self.web = self.web, None
         if web is not None:
             web.stop()
+            if self.alarms is not None and self._alarm_listener in self.alarms.listeners:
+                self.alarms.listeners.remove(self._alarm_listener)
         greenlets, self._greenlets = self._greenlets, []
         gevent.killall(greenlets)
         shares, self.shares = self.shares, []

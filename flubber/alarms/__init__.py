@@ -20,7 +20,8 @@ INVALID; acknowledged or not), writes every change to an
 The parts: :mod:`flubber.alarms.states` (the state machine),
 :mod:`flubber.alarms.board`, :mod:`flubber.alarms.notify` (targets and
 channels), :mod:`flubber.alarms.history`, :mod:`flubber.alarms.endpoint`
-(the ``alarms`` KV store) and :mod:`flubber.alarms.config` (the node-file
+(the ``alarms`` KV store), :mod:`flubber.alarms.web` (the page's panel and API) and
+:mod:`flubber.alarms.config` (the node-file
 sections).
 """
 from flubber.alarms.board import AlarmBoard, UnknownAlarmError

@@ -55,6 +55,8 @@ class AlarmBoard(Service):
         self.publish = publish
         self.tick = tick
         self.samplers = dict(samplers or {})
+        #: More callables taking each :class:`~flubber.alarms.AlarmChange` (the web page's updates).
+        self.listeners = []
         self._greenlet = None
         self._notified = {}  # (channel index, alarm name) -> time of the last notification
         #: State changes so far.
@@ -83,6 +85,10 @@ class AlarmBoard(Service):
     def as_list(self):
         """Every alarm as a dict, worst first (what ``/api/alarms`` and ``flubber alarms`` show)."""
         return [alarm.as_dict() for alarm in self.alarms()]
+
+    def now(self):
+        """The board's clock now (unix seconds)."""
+        return self._clock()
 
     @property
     def worst(self):
@@ -137,6 +143,11 @@ class AlarmBoard(Service):
                 self.publish(change)
             except Exception:  # a broken publisher must not stop notifications
                 log.exception("alarm %s: publishing the change failed", change.alarm.name)
+        for listener in self.listeners:
+            try:
+                listener(change)
+            except Exception:  # a broken listener must not stop notifications
+                log.exception("alarm %s: a listener of the change failed", change.alarm.name)
         payload = self.payload(change)
         for index, channel in enumerate(self.channels):
             if channel.wants(change):

@@ -12,7 +12,7 @@ the docs' "The node in a browser" chapter. The pieces: :mod:`flubber.web.server`
 :mod:`flubber.web.status`.
 """
 from flubber.web._decimate import MinMaxDecimator, decimate
-from flubber.web.app import STATIC_DIR, WebApp
+from flubber.web.app import STATIC_DIR, HTTPError, WebApp
 from flubber.web.events import Broadcaster, Subscriber, format_event
 from flubber.web.live import LiveValues
 from flubber.web.series import BadQuery, SeriesQuery, SeriesSource, parse_series_query, read_window
@@ -20,7 +20,7 @@ from flubber.web.server import DEFAULT_HOST, DEFAULT_PORT, WebError, WebServer
 from flubber.web.status import NodeStatus
 
 __all__ = [
-    "WebServer", "WebError", "WebApp", "DEFAULT_HOST", "DEFAULT_PORT", "STATIC_DIR",
+    "WebServer", "WebError", "WebApp", "HTTPError", "DEFAULT_HOST", "DEFAULT_PORT", "STATIC_DIR",
     "LiveValues", "Broadcaster", "Subscriber", "format_event", "NodeStatus",
     "SeriesSource", "SeriesQuery", "BadQuery", "parse_series_query", "read_window",
     "MinMaxDecimator", "decimate",

@@ -10,6 +10,8 @@ path                   method  answer
 ``/api/series``        GET     logged points, min/max decimated (``format=csv`` too)
 ``/api/events``        GET     server-sent events: ``snapshot`` then ``values``
 ``/api/set``           POST    set a writable KV key with a write token
+``/api/NAME``          GET     a route a part of the node adds (``/api/alarms``)
+``/api/NAME``          POST    an action a part of the node adds, with a write token (``/api/ack``)
 =====================  ======  ===================================================
 
 Errors are JSON ``{"error": MESSAGE}`` with a 4xx/5xx status; the message
@@ -26,7 +28,7 @@ from flubber.plot import PlotError
 from flubber.web._json import dumps
 from flubber.web.series import BadQuery, parse_series_query
 
-__all__ = ["WebApp", "STATIC_DIR"]
+__all__ = ["WebApp", "STATIC_DIR", "HTTPError"]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,9 @@ class WebApp:
         self.tokens = [token.encode("utf-8") for token in tokens]
         #: Extra ``/api/NAME`` routes: NAME -> callable(environ) returning a JSON-able value.
         self.api_routes = {}
+        #: Extra ``POST /api/NAME`` actions that need a write token: NAME -> callable(body) taking the
+        #: decoded JSON body (a dict) and returning a JSON-able value; raise :class:`HTTPError` to refuse.
+        self.post_routes = {}
         #: Called with no argument by ``/api/status``; returns the ``web`` entry (set by the server).
         self.web_status = None
         self._static = {name for name in os.listdir(STATIC_DIR) if os.path.splitext(name)[1] in _TYPES}
@@ -86,8 +91,17 @@ class WebApp:
                 if method != "POST":
                     raise HTTPError(405, "/api/set takes a POST with a JSON body {\"key\": ..., \"value\": ...}")
                 return self._json(start_response, 200, self._set(environ))
-            if method not in ("GET", "HEAD"):
+            action = path[len("/api/"):] if path.startswith("/api/") else None
+            if method == "POST" and action in self.post_routes:
+                body = self._body(environ, "{...}")
+                self._authorize(environ, body, "to %s" % action)
+                return self._json(start_response, 200, self.post_routes[action](body))
+            known = ("/api/values", "/api/status", "/api/series") + tuple("/api/" + n for n in self.api_routes)
+            if method not in ("GET", "HEAD") and path in known:
                 raise HTTPError(405, "%s takes GET" % path)
+            if method not in ("GET", "HEAD"):
+                raise HTTPError(404, "nothing to %s at %s; the API's actions are /api/set%s" % (
+                    method, path, "".join(", /api/" + name for name in sorted(self.post_routes))))
             if path == "/api/values":
                 body = self.live.snapshot(history=True)
                 body["writable"] = bool(self.tokens)
@@ -172,19 +186,38 @@ class WebApp:
         given = token.encode("utf-8")
         return any(hmac.compare_digest(given, known) for known in self.tokens)
 
-    def _set(self, environ):
+    def _body(self, environ, example):
+        """The request's JSON body (a dict); raise :class:`HTTPError` saying what to send instead."""
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = -1
         if not 0 < length <= MAX_BODY:
             raise HTTPError(413 if length > MAX_BODY else 400,
-                            "send a JSON body of at most %d bytes: {\"key\": ..., \"value\": ...}" % MAX_BODY)
+                            "send a JSON body of at most %d bytes: %s" % (MAX_BODY, example))
         try:
             body = strict_json.loads(environ["wsgi.input"].read(length).decode("utf-8"))
         except ValueError as exc:  # not UTF-8, not JSON, or nested too deeply
-            raise HTTPError(400, "the body is not JSON (%s); send {\"key\": ..., \"value\": ...}" % exc) from None
-        if not isinstance(body, dict) or not isinstance(body.get("key"), str) or "value" not in body:
+            raise HTTPError(400, "the body is not JSON (%s); send %s" % (exc, example)) from None
+        if not isinstance(body, dict):
+            raise HTTPError(400, "send a JSON object: %s" % example)
+        return body
+
+    def _authorize(self, environ, body, what):
+        """Refuse unless the node has write tokens and the request carries one of them."""
+        if not self.tokens:
+            raise HTTPError(403, "this node's page is read-only: the node has no write tokens; add "
+                                 "tcp: {tokens: [...]} (or tokens_file) to the node file")
+        header = environ.get("HTTP_AUTHORIZATION", "")
+        token = header[7:].strip() if header[:7].lower() == "bearer " else body.get("token")
+        if not self._token_ok(token):
+            raise HTTPError(401 if not token else 403,
+                            "a write token is needed %s (the node file's tcp tokens)" % what
+                            if not token else "the write token is not one of this node's; nothing was done")
+
+    def _set(self, environ):
+        body = self._body(environ, "{\"key\": ..., \"value\": ...}")
+        if not isinstance(body.get("key"), str) or "value" not in body:
             raise HTTPError(400, "send {\"key\": NAME, \"value\": VALUE} (and the token in an "
                                  "Authorization: Bearer header or a \"token\" field)")
         address = body["key"]
@@ -194,12 +227,7 @@ class WebApp:
         if not self.live.is_writable(address):
             raise HTTPError(403, "key %s cannot be set from the page; list it in the node file under "
                                  "web: {writable: [%s]}" % (address, address))
-        header = environ.get("HTTP_AUTHORIZATION", "")
-        token = header[7:].strip() if header[:7].lower() == "bearer " else body.get("token")
-        if not self._token_ok(token):
-            raise HTTPError(401 if not token else 403,
-                            "a write token is needed to set %s (the node file's tcp tokens)" % address
-                            if not token else "the write token is not one of this node's; nothing was set")
+        self._authorize(environ, body, "to set %s" % address)
         return self._dripline_set(address, body["value"])
 
     def _dripline_set(self, address, value):

@@ -205,6 +205,13 @@ class Broadcaster(Service):
             self._snapshot = (self._tick, message)
         return message
 
+    def announce(self, event, data):
+        """Offer the named *event* with JSON *data* to every client at once (a panel's own updates)."""
+        if self._subscribers:
+            message = format_event(event, data)
+            for subscriber in list(self._subscribers):
+                subscriber.offer(message)
+
     def publish(self):
         """Take one sample and offer what changed to every client (the loop calls this)."""
         changes = self.live.sample()

@@ -26,6 +26,8 @@ instruments:
     driver: flubber.instruments.simulated:Oven
     args: {{setpoint_key: setpoint, tau: 0.3, start: 25}}
     interval: 0.1
+sockets:
+  pull: {{host: 127.0.0.1, port: 0}}
 logger:
   url: sqlite:///{db}
   table: dateplots_ovenlab
@@ -128,7 +130,7 @@ def test_ack_of_an_unknown_alarm_names_the_alarms(oven_node):
 
 def test_a_failing_instrument_goes_invalid():
     node = LabNode.from_dict({
-        "name": "failing", "tcp": None,
+        "name": "failing", "tcp": None, "sockets": {"pull": {"host": "127.0.0.1", "port": 0}},
         "instruments": [{"name": "broken", "driver": "tests.alarms.test_node_alarms:broken", "interval": 0.01}],
         "alarms": [{"codename": "broken", "high": 1}],
     })

@@ -249,3 +249,70 @@ def test_a_screenshot_of_the_page(page, tmp_path):
     if os.environ.get("FLUBBER_UPDATE_SCREENSHOT"):
         os.makedirs(os.path.dirname(SCREENSHOT), exist_ok=True)
         shutil.copyfile(path, SCREENSHOT)
+
+
+def _api_set(node_url, value):
+    request = urllib.request.Request(node_url + "api/set", data=json.dumps({"key": "lab.kv.setpoint", "value": value})
+                                     .encode(), headers={"Content-Type": "application/json",
+                                                         "Authorization": "Bearer " + TOKEN})
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        assert reply.status == 200
+
+
+def _alarm_cell(driver, name, cell):
+    """The text of an alarm row's cell ("" while the panel is being redrawn by a live update)."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    try:
+        return driver.find_element(By.CSS_SELECTOR, 'tr[data-alarm="%s"] td.%s' % (name, cell)).text
+    except (NoSuchElementException, StaleElementReferenceException):
+        return ""
+
+
+def _click_ack(driver, name):
+    """Click the row's acknowledge button; True once clicked (a redraw between find and click retries)."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    try:
+        driver.find_element(By.CSS_SELECTOR, 'button[data-ack="%s"]' % name).click()
+        return True
+    except (NoSuchElementException, StaleElementReferenceException):
+        return False
+
+
+def test_the_oven_set_too_hot_shows_a_major_alarm_acknowledged_with_the_token(page, node_url, tmp_path):
+    """Runs last: it heats the demo oven past its alarm limits, then cools it down again."""
+    from selenium.webdriver.common.by import By
+
+    section = page.find_element(By.ID, "alarms")
+    _wait(page, lambda d: section.is_displayed())
+    assert _alarm_cell(page, "temperature", "severity") == "OK"
+    _api_set(node_url, 200)
+    _wait(page, lambda d: _alarm_cell(d, "temperature", "severity") == "MAJOR", timeout=90,
+          message="the alarm did not go MAJOR on the page")
+    assert page.find_element(By.ID, "alarm-worst").text == "MAJOR"
+    assert "above hihi 90" in _alarm_cell(page, "temperature", "why")
+    color = page.execute_script("return getComputedStyle(document.querySelector("
+                                "'tr[data-alarm=\"temperature\"] td.severity')).backgroundColor")
+    assert color == "rgb(246, 214, 211)"   # the MAJOR colour of style.css
+
+    field = page.find_element(By.ID, "token")
+    field.clear()
+    _wait(page, lambda d: _click_ack(d, "temperature"))
+    _wait(page, lambda d: "not acknowledged" in d.find_element(By.ID, "alarm-message").text)
+    assert "a write token is needed" in page.find_element(By.ID, "alarm-message").text
+    field.send_keys(TOKEN)
+    _wait(page, lambda d: _click_ack(d, "temperature"))
+    _wait(page, lambda d: _alarm_cell(d, "temperature", "ack") == "acknowledged")
+    with urllib.request.urlopen(node_url + "api/alarms", timeout=10) as reply:
+        alarm = json.load(reply)["alarms"][0]
+    assert (alarm["name"], alarm["severity"], alarm["acknowledged"]) == ("temperature", "MAJOR", True)
+    path = str(tmp_path / "web-alarm.png")
+    assert page.save_screenshot(path)
+    if os.environ.get("FLUBBER_UPDATE_SCREENSHOT"):
+        shutil.copyfile(path, os.path.join(ROOT, "docs", "images", "web-alarm.png"))
+    _api_set(node_url, 25)
+    _wait(page, lambda d: _alarm_cell(d, "temperature", "severity") == "OK", timeout=120,
+          message="the alarm did not clear on the page")

@@ -7,6 +7,7 @@ var Flubber = (function () {
   var handlers = {};
   var clockOffset = 0;        // node clock minus browser clock, seconds
   var source = null;
+  var followed = [];          // extra event names panels follow
 
   function now() { return Date.now() / 1000 + clockOffset; }
 
@@ -44,6 +45,7 @@ var Flubber = (function () {
     source = new EventSource("/api/events");
     source.addEventListener("open", function () { setConnection("live", "live"); });
     source.addEventListener("error", function () { setConnection("lost", "reconnecting"); });
+    followed.forEach(listen);
     ["snapshot", "values"].forEach(function (event) {
       source.addEventListener(event, function (message) {
         var data = JSON.parse(message.data);
@@ -53,11 +55,15 @@ var Flubber = (function () {
     });
   }
 
-  // Follow another named server-sent event (a panel added later, e.g. alarms).
+  // Follow another named server-sent event (a panel added later, e.g. alarms), now and after reconnects.
+  function listen(event) {
+    source.addEventListener(event, function (message) { emit(event, JSON.parse(message.data)); });
+  }
+
   function follow(event) {
-    if (source) {
-      source.addEventListener(event, function (message) { emit(event, JSON.parse(message.data)); });
-    }
+    if (followed.indexOf(event) >= 0) { return; }
+    followed.push(event);
+    if (source) { listen(event); }
   }
 
   function start() {
