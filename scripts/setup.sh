@@ -11,6 +11,7 @@ PYTHON=${PYTHON:-python3}
 need_apt=()
 dpkg -s libmariadb-dev >/dev/null 2>&1 || need_apt+=(libmariadb-dev)
 dpkg -s pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)   # the TLS tests make their certificates with it
 "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
