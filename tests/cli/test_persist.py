@@ -224,3 +224,21 @@ def test_state_show_prints_what_a_start_would_restore(tmp_path):
     damaged = flubber("state", "show", str(node_file))
     assert damaged.returncode == 1
     assert "is damaged: not JSON" in damaged.stderr and "a start would keep it aside" in damaged.stderr
+
+
+def test_the_demo_nodes_setpoint_survives_a_restart(tmp_path):
+    from tests.processes import EXAMPLES
+
+    options = ("--pull-port", "0", "--push-port", "0", "--share-port", "0", "--web", "127.0.0.1:0",
+               "--db", "sqlite:///%s" % (tmp_path / "lab.sqlite"), "--state", str(tmp_path / "lab.state.json"))
+    lab = os.path.join(EXAMPLES, "lab.yaml")
+    process, port, _ = serve(lab, *options, cwd=str(tmp_path))
+    host = "127.0.0.1:%d" % port
+    assert _set(host, 40.0, target="lab.kv.setpoint").retcode == 0
+    _stop(process)
+    process, port, banner = serve(lab, *options, cwd=str(tmp_path))
+    try:
+        assert _get("127.0.0.1:%d" % port)["value_raw"] == 40.0
+        assert any(line.startswith("  restored setpoint = 40.0 (set ") for line in banner), banner
+    finally:
+        _stop(process)
