@@ -242,3 +242,32 @@ def test_the_demo_nodes_setpoint_survives_a_restart(tmp_path):
         assert any(line.startswith("  restored setpoint = 40.0 (set ") for line in banner), banner
     finally:
         _stop(process)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mariadb"])
+def test_a_database_keeps_the_state_too(tmp_path, backend, request):
+    if backend == "mariadb":
+        request.getfixturevalue("mariadb_available")
+        url = "mysql://root@127.0.0.1:3306/test"
+        node_name = "persisttest%d" % os.getpid()
+    else:
+        url = "sqlite:///%s" % (tmp_path / "state.db")
+        node_name = "lab"
+    node_file = tmp_path / "node.yaml"
+    node_file.write_text((NODE % "").replace("name: lab", "name: %s" % node_name, 1) + "persist: {url: %s}\n" % url)
+    process, host, _ = _start(node_file)
+    assert _set(host, 44).retcode == 0
+    _stop(process)
+    process, host, banner = _start(node_file)
+    try:
+        assert _get(host) == {"value_raw": 44}
+        assert any("restored setpoint = 44" in line for line in banner), banner
+    finally:
+        _stop(process)
+        if backend == "mariadb":
+            import MySQLdb
+
+            connection = MySQLdb.connect(host="127.0.0.1", user="root", database="test")
+            connection.cursor().execute("DELETE FROM flubber_state WHERE node = %s", (node_name,))
+            connection.commit()
+            connection.close()
