@@ -17,6 +17,7 @@ from flubber.io._exceptions import (
     TCPError,
     TCPTimeoutError,
     TLSError,
+    TLSTimeoutError,
     TTYError,
 )
 from flubber.io._lines import UNIVERSAL_NEWLINE, LineSplitter, LineTooLong
@@ -46,6 +47,7 @@ __all__ = [
     "TCPError",
     "TCPTimeoutError",
     "TLSError",
+    "TLSTimeoutError",
     "connect_tcp",
     "parse_tcp_address",
     "PipeClient",

@@ -14,6 +14,7 @@ The tree mirrors how callers catch them::
                                  a connect that timed out: both the transport's
                                  error and a StreamTimeoutError
         +-- TLSError             (under TCPError) a TLS handshake failed
+            +-- TLSTimeoutError  ... did not finish in time (also a StreamTimeoutError)
 
 A deadline given to a flubber.io call (``connect(timeout=...)``,
 ``flush(timeout)``) that passes raises a :class:`StreamTimeoutError`, which
@@ -33,6 +34,7 @@ __all__ = [
     "TCPError",
     "TCPTimeoutError",
     "TLSError",
+    "TLSTimeoutError",
     "PipeError",
     "PipeTimeoutError",
     "TTYError",
@@ -136,6 +138,16 @@ class TCPTimeoutError(TCPError, StreamTimeoutError):
     Raised by :meth:`~flubber.io.TCPClient.connect` and
     :func:`~flubber.io.connect_tcp`; both a :class:`TCPError` and a
     :class:`StreamTimeoutError` (so a builtin :class:`TimeoutError`).
+    """
+
+
+class TLSTimeoutError(TLSError, StreamTimeoutError):
+    """A TLS handshake did not finish in time.
+
+    Raised by :meth:`~flubber.io.TCPClient.connect` when the handshake takes
+    longer than its *timeout* (on a server: ``handshake_timeout``); both a
+    :class:`TLSError` and a :class:`StreamTimeoutError` (so a builtin
+    :class:`TimeoutError`). Check that the peer speaks TLS on that port.
     """
 
 

@@ -17,7 +17,7 @@ import ssl
 import gevent
 import gevent.socket
 
-from flubber.io._exceptions import StreamClosedError, StreamError, TCPError, TLSError, translate_os_error
+from flubber.io._exceptions import StreamClosedError, StreamError, TCPError, TLSError, TLSTimeoutError, translate_os_error
 from flubber.io._server import StreamServer
 from flubber.io._socket import SocketConnection, SocketStream, connect_socket
 
@@ -86,13 +86,13 @@ def _wrap(sock, context, server_side, server_hostname=None):
 def _handshake(tls_socket, timeout, describe):
     """Run the TLS handshake of non-blocking *tls_socket* cooperatively, within *timeout* seconds.
 
-    :raises TLSError: the peer does not speak TLS, its certificate is refused,
-        or the handshake did not finish in time.
+    :raises TLSError: the peer does not speak TLS or its certificate is refused.
+    :raises TLSTimeoutError: the handshake did not finish in time.
     """
     fileno = tls_socket.fileno()
     try:
-        with gevent.Timeout(timeout, TLSError("TLS handshake with %s did not finish within %s s"
-                                              % (describe, timeout))):
+        with gevent.Timeout(timeout, TLSTimeoutError("TLS handshake with %s did not finish within %s s"
+                                                     % (describe, timeout))):
             while True:
                 try:
                     tls_socket.do_handshake()
@@ -106,6 +106,8 @@ def _handshake(tls_socket, timeout, describe):
                        "and the server name" % (describe, exc.verify_message or exc.reason)) from exc
     except ssl.SSLError as exc:
         raise TLSError("TLS handshake with %s failed: %s" % (describe, exc.reason or exc)) from exc
+    except TLSTimeoutError:  # an OSError too (a TimeoutError): already ours
+        raise
     except OSError as exc:
         raise translate_os_error(exc, TLSError, "TLS handshake with %s" % (describe,)) from exc
 
@@ -183,6 +185,7 @@ class TCPClient(_TCPStream):
         :raises TCPError: when the connection cannot be made (errno kept).
         :raises TLSError: (a :class:`TCPError`) when the TLS handshake fails,
             e.g. the server's certificate is not signed by a CA of *ssl_context*.
+        :raises TLSTimeoutError: the handshake took longer than *timeout*.
         :raises StreamClosedError: the client was closed.
         :raises StreamError: the client is already connected.
         """
@@ -224,6 +227,10 @@ def connect_tcp(target, timeout=None, source_address=None, ssl_context=None, ser
     """Return a connected :class:`TCPClient` (a shortcut for ``TCPClient().connect(...)``).
 
     *ssl_context* and *server_hostname* make it a TLS connection (see :class:`TCPClient`).
+
+    :raises TCPTimeoutError: *timeout* passed before the connection was up.
+    :raises TCPError: the connection cannot be made (errno kept).
+    :raises TLSError: the TLS handshake failed (:class:`TLSTimeoutError`: it took too long).
     """
     client = TCPClient(ssl_context=ssl_context, server_hostname=server_hostname, **stream_options)
     return client.connect(target, source_address=source_address, timeout=timeout)

@@ -5,7 +5,7 @@ import gevent
 import gevent.socket
 import pytest
 
-from flubber.io import TCPClient, TCPServer, TLSError, connect_tcp
+from flubber.io import StreamTimeoutError, TCPClient, TCPServer, TLSError, TLSTimeoutError, connect_tcp
 from tests.tlscerts import client_context, server_context
 
 pytestmark = pytest.mark.timeout(30)
@@ -88,6 +88,26 @@ def test_a_tls_client_on_a_plain_port_gets_a_tls_error(tls_certs):
             with pytest.raises(TLSError):
                 connect_tcp(server.sockname, timeout=2, ssl_context=client_context(tls_certs),
                             server_hostname="localhost")
+    finally:
+        server.close()
+
+
+def _silent(connection):
+    while connection.read_bytes(4096):  # takes the ClientHello, never answers
+        pass
+
+
+def test_a_handshake_that_does_not_finish_in_time_is_a_timeout_error(tls_certs):
+    server = TCPServer(handler=_silent)
+    server.bind(("127.0.0.1", 0))
+    server.start()
+    try:
+        with pytest.raises(TLSTimeoutError) as info:
+            connect_tcp(server.sockname, timeout=0.3, ssl_context=client_context(tls_certs),
+                        server_hostname="localhost")
+        assert isinstance(info.value, TLSError)
+        assert isinstance(info.value, StreamTimeoutError)
+        assert isinstance(info.value, TimeoutError)
     finally:
         server.close()
 
