@@ -14,7 +14,6 @@ import gevent.server
 from gevent import getcurrent
 
 from flubber._lifecycle import Service, ServiceState
-from flubber._stopping import wait_until_stopped
 from flubber.io._exceptions import StreamError, translate_os_error
 from flubber.io._stream import BaseStream
 
@@ -225,7 +224,7 @@ class StreamServer(Service):
         The server is closed when this returns.
         """
         self.start(backlog)
-        wait_until_stopped(self._stopped_event(), self.stop, stop_signals, timeout=duration)
+        self.serve_forever(stop_signals=stop_signals, duration=duration)
 
     def close(self):
         """Stop accepting, close every live connection and release the address.
