@@ -24,6 +24,7 @@ service reconnects with exponential back-off and binds again.
 """
 import logging
 import os
+import random
 
 import gevent
 import gevent.event
@@ -78,8 +79,12 @@ class AMQPService(Service):
     prefetch_count = 64
     #: Seconds before the first reconnect; doubles up to :attr:`reconnect_max_delay`.
     reconnect_delay = 0.5
-    #: Longest wait between reconnect attempts.
-    reconnect_max_delay = 30.0
+    #: Longest wait between reconnect attempts (10 s: a node is back within about 10 s of
+    #: the broker whatever the outage lasted; bench/bench_fleet.py measures a whole fleet).
+    reconnect_max_delay = 10.0
+    #: Each reconnect delay is multiplied by a random factor in ``1 +- reconnect_jitter``, so
+    #: that a fleet of nodes does not knock on a restarted broker all in the same instant.
+    reconnect_jitter = 0.2
     #: Seconds allowed for connecting and each set-up step.
     setup_timeout = 10.0
     #: Seconds :meth:`stop` waits for the broker to confirm the close, by default.
@@ -241,8 +246,9 @@ class AMQPService(Service):
                     return
                 first.set(None)
                 log = logger.error if link.refused else logger.warning
-                log("AMQP %s: %s; retrying in %.1f s", self.queue, exc, delay)
-                gevent.sleep(delay)
+                wait = self._jittered(delay)
+                log("AMQP %s: %s; retrying in %.1f s", self.queue, exc, wait)
+                gevent.sleep(wait)
                 delay = min(delay * 2, self.reconnect_max_delay)
                 continue
             first.set(None)
@@ -258,6 +264,9 @@ class AMQPService(Service):
             logger.warning("AMQP %s: lost the broker (%s); reconnecting", self.queue, link.reason)
             link.abort()
             gevent.sleep(delay)
+
+    def _jittered(self, delay):
+        return delay * (1.0 + self.reconnect_jitter * (2.0 * random.random() - 1.0))
 
     def _set_up(self, link):
         channel = link.channel
