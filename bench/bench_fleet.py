@@ -171,6 +171,22 @@ def services_cpu(seconds):
                  for a, b in zip(before, after))
 
 
+def established(port):
+    """TCP connections established to local *port* (the server's side), from /proc/net/tcp and tcp6."""
+    count = 0
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(name, encoding="ascii") as handle:
+                next(handle)
+                for line in handle:
+                    fields = line.split()
+                    if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                        count += 1
+        except OSError:
+            continue
+    return count
+
+
 def max_id():
     import MySQLdb
 
@@ -179,6 +195,19 @@ def max_id():
         cursor = connection.cursor()
         cursor.execute("SELECT COALESCE(MAX(id), 0) FROM `%s`" % TABLE)
         return int(cursor.fetchone()[0])
+    finally:
+        connection.close()
+
+
+def db_inserts():
+    """MariaDB's count of INSERT statements since it started (all clients)."""
+    import MySQLdb
+
+    connection = MySQLdb.connect(host="127.0.0.1", port=3306, user="root", database="test", connect_timeout=10)
+    try:
+        cursor = connection.cursor()
+        cursor.execute("SHOW GLOBAL STATUS LIKE 'Com_insert'")
+        return int(cursor.fetchone()[1])
     finally:
         connection.close()
 
@@ -231,16 +260,19 @@ def measure(n, cfg, folder, rabbitmqctl, restart_db):
         pids = [node["pid"] for node in read_state(folder)["nodes"]]
         db_pid, broker_pid = find_pid("mariadbd", "mysqld"), find_pid("beam.smp")
         cpu0 = [cpu_or_none(pid) for pid in pids]
+        inserts0 = db_inserts()
         db0, broker0, rows0, t0 = cpu_or_none(db_pid), cpu_or_none(broker_pid), max_id(), time.monotonic()
         time.sleep(cfg["idle"])
         cpu1 = [cpu_or_none(pid) for pid in pids]
         db1, broker1, rows1, t1 = cpu_or_none(db_pid), cpu_or_none(broker_pid), max_id(), time.monotonic()
+        inserts1 = db_inserts()
         window = t1 - t0
         used = [b - a for a, b in zip(cpu0, cpu1) if a is not None and b is not None]
         rss = [proc_rss_kib(pid) / 1024 for pid in pids]
         figures.update({
             "node_cpu": 100 * statistics.mean(used) / window, "node_rss": statistics.mean(rss),
             "node_rss_max": max(rss), "stored": (rows1 - rows0) / window,
+            "inserts": (inserts1 - inserts0) / window,
             "made": n * cfg["instruments"] * cfg["rate"],
             "db_cpu": 100 * (db1 - db0) / window if db0 is not None and db1 is not None else float("nan"),
             "broker_cpu": 100 * (broker1 - broker0) / window if broker0 is not None and broker1 is not None
@@ -252,7 +284,11 @@ def measure(n, cfg, folder, rabbitmqctl, restart_db):
                         "get_errors": one["errors"] + many["errors"],
                         "first_errors": one["first_errors"] + many["first_errors"]})
         began = time.monotonic()
-        listing = flubber("nodes", "--broker", BROKER, "--expect", str(n), "--timeout", "10")
+        figures["broker_connections"] = established(5672)
+        figures["db_connections"] = established(3306)
+        figures["broker_rss"] = proc_rss_kib(broker_pid) / 1024 if broker_pid else float("nan")
+        # no --expect: other jobs may run nodes on this broker too, and their replies would count
+        listing = flubber("nodes", "--broker", BROKER, "--timeout", "5")
         figures["nodes_seconds"] = time.monotonic() - began
         figures["nodes_listed"] = sum(1 for line in listing.stdout.splitlines()
                                       if line.split(" ", 1)[0] in names)
@@ -306,6 +342,7 @@ ROWS = [
     ("node CPU, idle with its instruments (% of a core)", "node_cpu", "%.2f"),
     ("points/s made by the instruments", "made", "%.0f"),
     ("points/s stored in the shared table", "stored", "%.0f"),
+    ("INSERT statements/s into MariaDB (all jobs)", "inserts", "%.0f"),
     ("mariadbd CPU (% of a core)", "db_cpu", "%.1f"),
     ("broker (beam.smp) CPU, idle fleet (% of a core)", "broker_cpu", "%.1f"),
     ("get over the broker, 1 in flight, p50 (ms)", "get_p50", "%.2f"),
@@ -314,6 +351,9 @@ ROWS = [
     ("gets/s, 8 in flight", "gets_many", "%.0f"),
     ("get, 8 in flight, p99 (ms)", "many_p99", "%.2f"),
     ("get errors", "get_errors", "%d"),
+    ("connections to the broker (all jobs)", "broker_connections", "%d"),
+    ("connections to MariaDB (all jobs)", "db_connections", "%d"),
+    ("broker (beam.smp) RSS (MiB)", "broker_rss", "%.0f"),
     ("flubber nodes: nodes listed", "nodes_listed", "%d"),
     ("flubber nodes: command run time (s)", "nodes_seconds", "%.2f"),
     ("broker restart: stop_app..start_app done (s)", "broker_away", "%.1f"),
@@ -345,6 +385,7 @@ def report(results):
         print("from N=%d to N=%d (x%.1f nodes):" % (first["n"], last["n"], grow))
         for label, key in (("get p50", "get_p50"), ("get p99", "get_p99"), ("gets/s (8 in flight)", "gets_many"),
                            ("points/s stored", "stored"), ("mariadbd CPU", "db_cpu"), ("node RSS", "node_rss"),
+                           ("broker RSS", "broker_rss"),
                            ("node CPU", "node_cpu"), ("broker back after restart", "broker_back")):
             if first.get(key) and last.get(key):
                 print("  %-28s x%.2f" % (label, last[key] / first[key]))
@@ -427,8 +468,11 @@ def main(quick=False, save=None, sizes=None):
     try:
         drop_table()
         baseline = services_cpu(cfg["settle"])
-        print("with no fleet running (other jobs on this machine): mariadbd %.1f %%, broker %.1f %% of a core\n"
-              % baseline)
+        broker_pid = find_pid("beam.smp")
+        print("with no fleet running (other jobs on this machine): mariadbd %.1f %%, broker %.1f %% of a core; "
+              "%d connections to the broker, %d to MariaDB; broker RSS %.0f MiB\n"
+              % (baseline + (established(5672), established(3306),
+                             proc_rss_kib(broker_pid) / 1024 if broker_pid else float("nan"))))
         for n in cfg["sizes"]:
             with tempfile.TemporaryDirectory(prefix="flubber-bench-fleet-") as folder:
                 restart_db = cfg["restarts"] and n == cfg["sizes"][-1]
