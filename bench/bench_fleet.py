@@ -187,39 +187,30 @@ def established(port):
     return count
 
 
-def max_id():
+def db_row(sql):
+    """Run *sql* on the test database (a new connection each time) and return its first row."""
     import MySQLdb
 
     connection = MySQLdb.connect(host="127.0.0.1", port=3306, user="root", database="test", connect_timeout=10)
     try:
         cursor = connection.cursor()
-        cursor.execute("SELECT COALESCE(MAX(id), 0) FROM `%s`" % TABLE)
-        return int(cursor.fetchone()[0])
+        cursor.execute(sql)
+        return cursor.fetchone()
     finally:
         connection.close()
+
+
+def max_id():
+    return int(db_row("SELECT COALESCE(MAX(id), 0) FROM `%s`" % TABLE)[0])
 
 
 def db_inserts():
     """MariaDB's count of INSERT statements since it started (all clients)."""
-    import MySQLdb
-
-    connection = MySQLdb.connect(host="127.0.0.1", port=3306, user="root", database="test", connect_timeout=10)
-    try:
-        cursor = connection.cursor()
-        cursor.execute("SHOW GLOBAL STATUS LIKE 'Com_insert'")
-        return int(cursor.fetchone()[1])
-    finally:
-        connection.close()
+    return int(db_row("SHOW GLOBAL STATUS LIKE 'Com_insert'")[1])
 
 
 def drop_table():
-    import MySQLdb
-
-    connection = MySQLdb.connect(host="127.0.0.1", port=3306, user="root", database="test", connect_timeout=10)
-    try:
-        connection.cursor().execute("DROP TABLE IF EXISTS `%s`" % TABLE)
-    finally:
-        connection.close()
+    db_row("DROP TABLE IF EXISTS `%s`" % TABLE)
 
 
 def percentile(samples, fraction):

@@ -104,18 +104,26 @@ def _clock(unixtime):
     return "-" if unixtime is None else time.strftime("%H:%M:%S", time.localtime(unixtime))
 
 
-def run_stats(args):
-    """Print the points per origin of a table (or JSON)."""
-    from flubber.plot import PlotError, origin_stats
+def read_database(command, url, read):
+    """Return ``(read(), None)``, or ``(None, 1)`` after printing why *command* could not read *url*."""
+    from flubber.plot import PlotError
 
     try:
-        stats = origin_stats(args.url, args.table)
+        return read(), None
     except (PlotError, LoggerError) as exc:
-        print("flubber db stats: %s" % exc, file=sys.stderr)
-        return 1
+        print("flubber %s: %s" % (command, exc), file=sys.stderr)
     except Exception as exc:  # the database itself: unreachable server, unreadable file
-        print("flubber db stats: cannot read %s: %s" % (args.url, exc), file=sys.stderr)
-        return 1
+        print("flubber %s: cannot read %s: %s" % (command, url, exc), file=sys.stderr)
+    return None, 1
+
+
+def run_stats(args):
+    """Print the points per origin of a table (or JSON)."""
+    from flubber.plot import origin_stats
+
+    stats, status = read_database("db stats", args.url, lambda: origin_stats(args.url, args.table))
+    if status is not None:
+        return status
     if args.json:
         print(json.dumps(stats, indent=1))
         return 0

@@ -2,8 +2,8 @@
 import os
 import sys
 
-from flubber.loggers import LoggerError
-from flubber.plot import PlotError, parse_duration, plot_series, read_series
+from flubber.cli.db import read_database
+from flubber.plot import parse_duration, plot_series, read_series
 
 
 def run(args):
@@ -13,16 +13,15 @@ def run(args):
         print("flubber plot: cannot write %s: the folder %s does not exist; create it or give another -o"
               % (args.output, folder), file=sys.stderr)
         return 2
-    try:
+    def draw():
         since = None if args.since in (None, "all") else parse_duration(args.since)
         series = read_series(args.url, args.codenames, since=since, table=args.table)
         plot_series(series, args.output, title=args.title, width=args.width, height=args.height)
-    except (PlotError, LoggerError) as exc:
-        print("flubber plot: %s" % exc, file=sys.stderr)
-        return 1
-    except Exception as exc:  # the database itself: unreachable server, unreadable file
-        print("flubber plot: cannot read %s: %s" % (args.url, exc), file=sys.stderr)
-        return 1
+        return series
+
+    series, status = read_database("plot", args.url, draw)
+    if status is not None:
+        return status
     points = sum(len(times) for times, _ in series.values())
     print("%s: %d points of %s" % (args.output, points, ", ".join(args.codenames)))
     return 0
