@@ -1,8 +1,10 @@
 """The receive buffer of a stream: incremental search and limits, no I/O.
 
-Data is appended at the end and taken from the front of one
-:class:`bytearray` (CPython deletes from the front of a bytearray without
-moving the rest, so taking is cheap). The buffer remembers how far a failed
+Received chunks are kept as they came while they are read (a chunk that is
+one whole line goes back to the reader without a copy); while a long line
+grows over many chunks they are appended to one :class:`bytearray`
+(CPython deletes from the front of a bytearray without moving the rest, so
+taking is cheap). The buffer remembers how far a failed
 search has looked, so the next search after more data arrives starts where
 the last one stopped: reading a line of *n* bytes that arrives in *k* pieces
 costs O(n + k * len(delimiter)) for a delimiter, not O(n * k).
@@ -54,41 +56,72 @@ class ReceiveBuffer:
     >>> buf.feed(b"ld\\nrest")
     >>> buf.take(buf.find_delimiter(b"\\n"))
     b'hello world\\n'
+
+    Two ways of holding the bytes, whichever copies less: the received
+    :class:`bytes` object itself with an offset of what was taken (a chunk
+    that is one whole line is handed back as it came, without a copy; lines
+    cut from a chunk are one slice each), or a :class:`bytearray` once more
+    bytes are held than arrive at once (a long line in many pieces: appended
+    in place, linear).
     """
 
-    __slots__ = ("_data", "_scanned", "_scan_key")
+    __slots__ = ("_data", "_pos", "_scanned", "_scan_key")
 
     def __init__(self):
-        self._data = bytearray()
+        self._data = b""  # bytes (read from _pos on) or bytearray (_pos is 0)
+        self._pos = 0
         # how many leading bytes the last failed search covered, and for what
         self._scanned = 0
         self._scan_key = None
 
     def __len__(self):
-        return len(self._data)
+        return len(self._data) - self._pos
 
     def __bool__(self):
-        return bool(self._data)
+        return len(self._data) > self._pos
 
     def feed(self, data):
         """Append *data* at the end."""
-        self._data += data
+        held = self._data
+        pos = self._pos
+        if len(held) == pos:  # empty: keep the chunk as it came
+            self._data = data if data.__class__ is bytes else bytes(data)
+            self._pos = 0
+        elif held.__class__ is bytes:
+            if len(held) - pos <= len(data):  # a small rest: one copy, stays a bytes object
+                self._data = b"".join((memoryview(held)[pos:], data))
+            else:  # a long line growing: append in place from now on
+                held = bytearray(memoryview(held)[pos:])
+                held += data
+                self._data = held
+            self._pos = 0
+        elif len(held) <= len(data):  # the long line ended: back to one bytes object
+            self._data = b"".join((held, data))
+        else:
+            held += data
 
     def take(self, nbytes):
         """Remove and return up to *nbytes* bytes from the front."""
         data = self._data
-        if nbytes >= len(data):
-            result = bytes(data)
-            data.clear()
-        else:
-            result = bytes(data[:nbytes])
-            del data[:nbytes]
+        pos = self._pos
+        end = pos + nbytes
         self._scan_key = None
+        if end >= len(data):
+            self._data = b""
+            self._pos = 0
+            if pos:
+                return data[pos:]
+            return data if data.__class__ is bytes else bytes(data)
+        if data.__class__ is bytes:
+            self._pos = end
+            return data[pos:end]
+        result = bytes(data[:nbytes])
+        del data[:nbytes]
         return result
 
     def take_all(self):
         """Remove and return everything."""
-        return self.take(len(self._data))
+        return self.take(len(self._data) - self._pos)
 
     def _resume_from(self, key, overlap):
         if self._scan_key != key:
@@ -96,17 +129,22 @@ class ReceiveBuffer:
         return max(0, self._scanned - overlap)
 
     def _remember(self, key):
+        data = self._data
+        if self._pos:  # keep only the unread rest, not the whole chunk it came in
+            data = self._data = data[self._pos:]
+            self._pos = 0
         self._scan_key = key
-        self._scanned = len(self._data)
+        self._scanned = len(data)
 
     def find_delimiter(self, delimiter):
         """Return the end offset of the first *delimiter* (the delimiter included), or -1."""
-        start = self._resume_from(delimiter, len(delimiter) - 1)
-        index = self._data.find(delimiter, start)
+        pos = self._pos
+        start = self._resume_from(delimiter, len(delimiter) - 1) if self._scan_key is not None else 0
+        index = self._data.find(delimiter, pos + start)
         if index < 0:
             self._remember(delimiter)
             return -1
-        return index + len(delimiter)
+        return index - pos + len(delimiter)
 
     def find_regex(self, regex):
         """Return the end offset of the first match of *regex* (bytes or compiled), or -1."""
@@ -116,14 +154,17 @@ class ReceiveBuffer:
     def search_regex(self, regex):
         """Return the first match of *regex* (bytes or compiled) as a :class:`re.Match`, or None.
 
-        Its offsets are valid until the next :meth:`take`.
+        Its offsets count from the first unread byte and are valid until the next :meth:`take`.
         """
         compiled, width = compile_pattern(regex)
         if width is None:
             start = 0
         else:
             start = self._resume_from(compiled, width + REGEX_LOOKBEHIND_MARGIN)
-        match = compiled.search(self._data, start)
+        data = self._data
+        if self._pos:  # the pattern sees the unread bytes only (anchors, look-behind)
+            data = memoryview(data)[self._pos:]
+        match = compiled.search(data, start)
         if match is None:
             self._remember(compiled)
         return match

@@ -15,6 +15,7 @@ class SocketStream(BaseStream):
     """A :class:`~flubber.io.BaseStream` over a connected socket."""
 
     _sock = None
+    _short_read_drains = True
 
     def _adopt_socket(self, sock):
         """Take ownership of the connected socket *sock* and mark the stream connected."""

@@ -92,6 +92,12 @@ class BaseStream:
     _can_read = True
     _can_write = True
 
+    #: True where a receive shorter than asked means nothing more is waiting
+    #: (a stream socket): the next read then waits for the loop to report
+    #: the descriptor readable instead of trying a receive that fails.
+    _short_read_drains = False
+    _drained = False
+
     def __init__(self, max_buffer_size=None, write_buffer_size=None):
         if max_buffer_size is not None:
             self.max_buffer_size = max_buffer_size
@@ -196,6 +202,13 @@ class BaseStream:
         """Receive one chunk into the buffer; return False at end of stream."""
         if self._eof:
             return False
+        if self._drained:
+            # the last receive emptied the socket: ask the loop, not the kernel
+            # (a receive now would only fail with EAGAIN)
+            self._drained = False
+            if self._wbuf:
+                self._drain()
+            self._wait_readable()
         recv = self._recv_some
         while True:
             try:
@@ -215,6 +228,8 @@ class BaseStream:
             if not data:
                 self._eof = True
                 return False
+            if self._short_read_drains and len(data) < self.read_chunk_size:
+                self._drained = True
             self._rbuf.feed(data)
             return True
 
@@ -329,9 +344,18 @@ class BaseStream:
 
     def _read_line(self, delimiter, max_bytes):
         """Read one line through a :class:`~flubber.io.LineSplitter`; shared by read_until*."""
-        self._enter_read()
+        if self._reader is not None or self._closed or not self._connected or not self._can_read:
+            self._enter_read()  # raises the error that applies
+        self._reader = getcurrent()
         try:
             limit = self.max_buffer_size if max_bytes is None else max_bytes
+            if delimiter.__class__ is bytes:
+                # the usual case, a line within one received chunk: no splitter needed
+                rbuf = self._rbuf
+                if rbuf or self._fill():
+                    end = rbuf.find_delimiter(delimiter)
+                    if 0 <= end <= limit:
+                        return rbuf.take(end)
             try:
                 reader = _READERS.get((delimiter, limit))
             except TypeError:  # an unhashable delimiter (bytearray)
@@ -374,7 +398,7 @@ class BaseStream:
         return self
 
     def __next__(self):
-        line = self.read_until(b"\n")
+        line = self._read_line(b"\n", None)
         if not line:
             raise StopIteration
         return line
