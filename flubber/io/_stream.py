@@ -49,6 +49,45 @@ _READ = 1
 _WRITE = 2
 
 
+class _Flusher:
+    """Sends what the streams of one hub wrote at the end of the hub's turn.
+
+    One loop callback per turn serves every stream written in it (a callback
+    per written stream cost more than the send it was for).
+    """
+
+    __slots__ = ("_loop", "_streams")
+
+    def __init__(self, loop):
+        self._loop = loop
+        self._streams = []
+
+    def add(self, stream):
+        """Flush *stream* at the end of this turn of the hub."""
+        streams = self._streams
+        if not streams:
+            self._loop.run_callback(self._run)
+        streams.append(stream)
+
+    def _run(self):
+        streams, self._streams = self._streams, []
+        for stream in streams:
+            stream._flush_scheduled = False
+            if stream._wbuf and not stream._closed:
+                try:
+                    stream._drain()
+                except Exception:  # pragma: no cover - _drain closes the stream on OS errors
+                    log.exception("flushing %r failed", stream)
+
+
+def _flusher_of(hub):
+    """The :class:`_Flusher` of *hub* (one per hub, so per thread)."""
+    flusher = getattr(hub, "_flubber_flusher", None)
+    if flusher is None:
+        flusher = hub._flubber_flusher = _Flusher(hub.loop)
+    return flusher
+
+
 class BaseStream:
     """Basic class for defining a stream-like transport.
 
@@ -112,6 +151,7 @@ class BaseStream:
         self._fileno = -1
         self._hub = get_hub()
         self._loop = self._hub.loop
+        self._flusher = _flusher_of(self._hub)
         self._read_watcher = None
         self._write_watcher = None
         self._flush_scheduled = False
@@ -438,7 +478,7 @@ class BaseStream:
                 self._wait_written(self.write_buffer_size)
         elif not self._flush_scheduled and not self._write_watcher.active:
             self._flush_scheduled = True
-            self._loop.run_callback(self._scheduled_flush)
+            self._flusher.add(self)
 
     def flush(self, timeout=None):
         """Block until everything written is in the kernel.
@@ -483,11 +523,6 @@ class BaseStream:
             self._check_open()
         finally:
             self._writers_waiting -= 1
-
-    def _scheduled_flush(self):
-        self._flush_scheduled = False
-        if self._wbuf and not self._closed:
-            self._drain()
 
     def _drain(self):
         """Send what the kernel takes now; let the hub send the rest when writable."""
