@@ -240,8 +240,16 @@ class BaseStream:
 
     def _fill(self):
         """Receive one chunk into the buffer; return False at end of stream."""
+        data = self._receive()
+        if data:
+            self._rbuf.feed(data)
+            return True
+        return False
+
+    def _receive(self):
+        """Receive one chunk, waiting for it; ``b""`` at end of stream."""
         if self._eof:
-            return False
+            return b""
         if self._drained:
             # the last receive emptied the socket: ask the loop, not the kernel
             # (a receive now would only fail with EAGAIN)
@@ -250,9 +258,10 @@ class BaseStream:
                 self._drain()
             self._wait_readable()
         recv = self._recv_some
+        size = self.read_chunk_size
         while True:
             try:
-                data = recv(self.read_chunk_size)
+                data = recv(size)
             except (BlockingIOError, InterruptedError):
                 if self._wbuf:
                     self._drain()
@@ -263,15 +272,13 @@ class BaseStream:
                     # a reset is an end of stream; keep the cause for the curious
                     self.error = translate_os_error(exc, self.error_class, "read")
                     self._eof = True
-                    return False
+                    return b""
                 raise self._fail(exc, "read") from exc
             if not data:
                 self._eof = True
-                return False
-            if self._short_read_drains and len(data) < self.read_chunk_size:
+            elif len(data) < size and self._short_read_drains:
                 self._drained = True
-            self._rbuf.feed(data)
-            return True
+            return data
 
     def _wait_readable(self):
         watcher = self._read_watcher
@@ -390,12 +397,19 @@ class BaseStream:
         try:
             limit = self.max_buffer_size if max_bytes is None else max_bytes
             if delimiter.__class__ is bytes:
-                # the usual case, a line within one received chunk: no splitter needed
+                # the usual cases without the splitter: a chunk that is one whole
+                # line goes back as it came; a line held whole in the buffer is cut
                 rbuf = self._rbuf
-                if rbuf or self._fill():
-                    end = rbuf.find_delimiter(delimiter)
-                    if 0 <= end <= limit:
-                        return rbuf.take(end)
+                if len(rbuf._data) == rbuf._pos:  # empty (no call to __bool__ on this path)
+                    data = self._receive()
+                    size = len(delimiter)
+                    if len(data) <= limit and len(data) >= size and data.find(delimiter) == len(data) - size:
+                        return data
+                    if data:
+                        rbuf.feed(data)
+                end = rbuf.find_delimiter(delimiter)
+                if 0 <= end <= limit:
+                    return rbuf.take(end)
             try:
                 reader = _READERS.get((delimiter, limit))
             except TypeError:  # an unhashable delimiter (bytearray)
