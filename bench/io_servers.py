@@ -11,6 +11,10 @@ its stdin closes. Kinds:
     A hand-written raw gevent server, the peer the issue defines:
     :class:`gevent.server.StreamServer`, ``recv(65536)`` into a bytearray,
     split on ``b"\\n"``, one ``sendall`` per line.
+``gevent_chunk``
+    The raw gevent server with one ``sendall`` per received chunk instead of
+    one per line: each line is still cut out and answered on its own, the
+    answers to one chunk's lines are joined and sent at once (the bulk peer).
 ``asyncio`` / ``uvloop``
     asyncio streams: ``readline()``, ``write(line)``, ``await drain()``
     (which only waits above the transport's high-water mark); the same code
@@ -36,7 +40,7 @@ from _procs import raise_nofile_limit  # noqa: E402
 
 HOST = "127.0.0.1"
 MAX_LINE = 65536
-KINDS = ("flubber", "gevent", "asyncio", "uvloop", "threads")
+KINDS = ("flubber", "gevent", "gevent_chunk", "asyncio", "uvloop", "threads")
 
 
 def announce(port):
@@ -68,8 +72,6 @@ def run_flubber():
 def run_gevent():
     """Raw gevent: recv + bytearray split, one sendall per line."""
     import gevent
-    import gevent.server
-    import gevent.socket
 
     def handle(sock, _address):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -94,6 +96,48 @@ def run_gevent():
             return
         finally:
             sock.close()
+
+    _serve_gevent(gevent, handle)
+
+
+def run_gevent_chunk():
+    """Raw gevent as above, but the replies to the lines of one chunk go out in one sendall."""
+    import gevent
+
+    def handle(sock, _address):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        pending = bytearray()
+        try:
+            while True:
+                data = sock.recv(65536)
+                if not data:
+                    return
+                pending += data
+                replies = []
+                start = 0
+                while True:
+                    end = pending.find(b"\n", start)
+                    if end < 0:
+                        break
+                    replies.append(pending[start:end + 1])
+                    start = end + 1
+                if replies:
+                    sock.sendall(b"".join(replies))
+                del pending[:start]
+                if len(pending) > MAX_LINE:
+                    return
+        except OSError:
+            return
+        finally:
+            sock.close()
+
+    _serve_gevent(gevent, handle)
+
+
+def _serve_gevent(gevent, handle):
+    """Serve *handle* with gevent's StreamServer until told to stop."""
+    import gevent.server
+    import gevent.socket
 
     listener = gevent.socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -207,6 +251,7 @@ def run_threads():
 RUNNERS = {
     "flubber": run_flubber,
     "gevent": run_gevent,
+    "gevent_chunk": run_gevent_chunk,
     "asyncio": run_asyncio,
     "uvloop": lambda: run_asyncio(use_uvloop=True),
     "threads": run_threads,
