@@ -391,6 +391,23 @@ class BaseStream:
 
     def _read_line(self, delimiter, max_bytes):
         """Read one line through a :class:`~flubber.io.LineSplitter`; shared by read_until*."""
+        rbuf = self._rbuf
+        data = rbuf._data
+        if data.__class__ is bytes and delimiter.__class__ is bytes and self._reader is None and not self._closed:
+            # a line held whole in the received chunk (bytes, read from _pos on) is
+            # cut out here; nothing can block, so there is no reader to register
+            pos = rbuf._pos
+            end = data.find(delimiter, pos)
+            if end >= 0:
+                end += len(delimiter)
+                if end - pos <= (self.max_buffer_size if max_bytes is None else max_bytes):
+                    rbuf._scan_key = None
+                    if end == len(data):
+                        rbuf._data = b""
+                        rbuf._pos = 0
+                        return data[pos:] if pos else data
+                    rbuf._pos = end
+                    return data[pos:end]
         if self._reader is not None or self._closed or not self._connected or not self._can_read:
             self._enter_read()  # raises the error that applies
         self._reader = getcurrent()
@@ -452,6 +469,21 @@ class BaseStream:
         return self
 
     def __next__(self):
+        # the fast path of _read_line, repeated here: a line held whole in the
+        # received chunk is cut out without a call (what a busy stream reads)
+        rbuf = self._rbuf
+        data = rbuf._data
+        if data.__class__ is bytes and self._reader is None and not self._closed:
+            pos = rbuf._pos
+            end = data.find(b"\n", pos) + 1
+            if end and end - pos <= self.max_buffer_size:
+                rbuf._scan_key = None
+                if end == len(data):
+                    rbuf._data = b""
+                    rbuf._pos = 0
+                    return data[pos:] if pos else data
+                rbuf._pos = end
+                return data[pos:end]
         line = self._read_line(b"\n", None)
         if not line:
             raise StopIteration
@@ -476,16 +508,19 @@ class BaseStream:
             (:class:`TCPError`, ...); the next call raises it as the cause
             of a :class:`StreamClosedError`.
         """
-        if self._closed:
-            raise StreamClosedError() from self.error
-        if isinstance(data, str):
-            raise TypeError("write() takes bytes, not str: encode it first, e.g. text.encode()")
-        if not self._can_write:
-            raise StreamError("%s is not writable" % type(self).__name__)
         wbuf = self._wbuf
-        wbuf += data
-        if not self._connected:
-            return
+        if data.__class__ is not bytes or self._closed or not self._connected or not self._can_write:
+            if self._closed:
+                raise StreamClosedError() from self.error
+            if isinstance(data, str):
+                raise TypeError("write() takes bytes, not str: encode it first, e.g. text.encode()")
+            if not self._can_write:
+                raise StreamError("%s is not writable" % type(self).__name__)
+            wbuf += data
+            if not self._connected:
+                return
+        else:
+            wbuf += data
         if len(wbuf) >= self.write_buffer_size:
             self._drain()
             if len(wbuf) >= self.write_buffer_size:
