@@ -393,10 +393,11 @@ class BaseStream:
         """Read one line through a :class:`~flubber.io.LineSplitter`; shared by read_until*."""
         rbuf = self._rbuf
         data = rbuf._data
-        if data.__class__ is bytes and delimiter.__class__ is bytes and self._reader is None and not self._closed:
+        pos = rbuf._pos
+        if len(data) > pos and data.__class__ is bytes and delimiter.__class__ is bytes and self._reader is None \
+                and not self._closed:
             # a line held whole in the received chunk (bytes, read from _pos on) is
             # cut out here; nothing can block, so there is no reader to register
-            pos = rbuf._pos
             end = data.find(delimiter, pos)
             if end >= 0:
                 end += len(delimiter)
@@ -408,6 +409,10 @@ class BaseStream:
                         return data[pos:] if pos else data
                     rbuf._pos = end
                     return data[pos:end]
+        return self._read_held_or_next(delimiter, max_bytes)
+
+    def _read_held_or_next(self, delimiter, max_bytes):
+        """_read_line past its first fast path: receive when empty, else search; the splitter for the rest."""
         if self._reader is not None or self._closed or not self._connected or not self._can_read:
             self._enter_read()  # raises the error that applies
         self._reader = getcurrent()
@@ -473,8 +478,8 @@ class BaseStream:
         # received chunk is cut out without a call (what a busy stream reads)
         rbuf = self._rbuf
         data = rbuf._data
-        if data.__class__ is bytes and self._reader is None and not self._closed:
-            pos = rbuf._pos
+        pos = rbuf._pos
+        if len(data) > pos and data.__class__ is bytes and self._reader is None and not self._closed:
             end = data.find(b"\n", pos) + 1
             if end and end - pos <= self.max_buffer_size:
                 rbuf._scan_key = None
@@ -484,7 +489,7 @@ class BaseStream:
                     return data[pos:] if pos else data
                 rbuf._pos = end
                 return data[pos:end]
-        line = self._read_line(b"\n", None)
+        line = self._read_held_or_next(b"\n", None)
         if not line:
             raise StopIteration
         return line
