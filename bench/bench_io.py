@@ -4,7 +4,8 @@ Run with ``python bench/run.py io`` (``--quick`` for the smoke run). Three parts
 
 1. **Line echo on 127.0.0.1.** Each server (``bench/io_servers.py``: flubber
    TCPServer + read_until, a hand-written raw gevent server with one
-   ``sendall`` per line, asyncio streams, uvloop streams, a thread per
+   ``sendall`` per line, the same with one ``sendall`` per received chunk
+   (the bulk peer), asyncio streams, uvloop streams, a thread per
    connection with :mod:`socketserver`) runs in its own process pinned to one
    CPU; the one client (``bench/io_client.py``, a plain epoll loop, the same
    for all) runs pinned to the other. Figures: requests/s of send-a-line /
@@ -41,10 +42,11 @@ CLIENT = os.path.join(HERE, "io_client.py")
 READUNTIL = os.path.join(HERE, "io_readuntil.py")
 
 
-KINDS = ("flubber", "gevent", "asyncio", "uvloop", "threads")
+KINDS = ("flubber", "gevent", "gevent_chunk", "asyncio", "uvloop", "threads")
 LABELS = {
     "flubber": "flubber TCPServer",
     "gevent": "raw gevent",
+    "gevent_chunk": "gevent, 1 send/chunk",
     "asyncio": "asyncio streams",
     "uvloop": "uvloop streams",
     "threads": "threads (socketserver)",
@@ -72,6 +74,13 @@ BAR_RR50 = 0.95
 BAR_BULK = 2.0
 BAR_IDLE_KIB = 16.0
 BAR_LINEAR = (2.5, 6.0)  # "about 4x, not 16x"
+
+#: Targets of issue 21, per server CPU second against raw gevent (bulk: against gevent_chunk).
+TARGET_RR50_CPU = 1.3
+GOAL_RR50_CPU = 1.5
+TARGET_RR1 = 1.0
+TARGET_BULK_CHUNK = 0.9
+TARGET_IDLE_KIB = 12.0
 
 #: Server CPU share above which a request/response run counts as server-bound.
 SATURATED = 0.9
@@ -463,6 +472,38 @@ def print_bars(medians, cfg, idle, growth, quick):
             % (low, high, growth))
     print()
     print("bars of issue 3%s:" % (" (quick mode: tiny sizes, figures not meaningful)" if quick else ""))
+    for line in lines:
+        print(line)
+    print_targets(medians, cfg, idle_results, quick)
+
+
+def print_targets(medians, cfg, idle_results, quick):
+    """Each target of issue 21 with its figure, met or missed."""
+    many, one = "rr%d" % cfg["conns"][-1], "rr%d" % cfg["conns"][0]
+    mine, base, chunk = medians["flubber"], medians[BASELINE], medians["gevent_chunk"]
+    lines = []
+
+    def target(ok, text):
+        lines.append("  [%s] %s" % ("met   " if ok else "MISSED", text))
+
+    if mine[many + "_cpu"] and base[many + "_cpu"]:
+        value = mine[many + "_cpu"] / base[many + "_cpu"]
+        target(value >= TARGET_RR50_CPU, "flubber req/CPU-s @%d >= %.1fx raw gevent (goal %.1fx, uvloop's): %.2fx"
+               % (cfg["conns"][-1], TARGET_RR50_CPU, GOAL_RR50_CPU, value))
+    if mine[one] and base[one]:
+        value = mine[one] / base[one]
+        target(value >= TARGET_RR1, "flubber req/s @%d >= %.1fx raw gevent: %.2fx"
+               % (cfg["conns"][0], TARGET_RR1, value))
+    if mine["bulk_cpu"] and chunk["bulk_cpu"]:
+        value = mine["bulk_cpu"] / chunk["bulk_cpu"]
+        target(value >= TARGET_BULK_CHUNK, "flubber bulk MB/CPU-s >= %.1fx gevent with 1 send/chunk: %.2fx"
+               % (TARGET_BULK_CHUNK, value))
+    if "flubber" in idle_results:
+        value = idle_results["flubber"]["per_connection_kib"]
+        target(value < TARGET_IDLE_KIB, "flubber RSS per idle connection < %g KiB: %.2f KiB"
+               % (TARGET_IDLE_KIB, value))
+    print()
+    print("targets of issue 21%s:" % (" (quick mode: tiny sizes, figures not meaningful)" if quick else ""))
     for line in lines:
         print(line)
 

@@ -22,10 +22,10 @@ def _quick_run(name):
 def test_io_benchmark_quick_run_prints_its_tables():
     output = _quick_run("io")
     for header in ("req/s @1", "req/s @50", "bulk MB/s", "flubber / peer", "KiB/conn",
-                   "read_until ms", "bars of issue 3"):
+                   "read_until ms", "bars of issue 3", "targets of issue 21"):
         assert header in output, "missing %r in:\n%s" % (header, output)
-    for implementation in ("flubber TCPServer", "raw gevent", "asyncio streams", "uvloop streams",
-                           "threads (socketserver)"):
+    for implementation in ("flubber TCPServer", "raw gevent", "gevent, 1 send/chunk", "asyncio streams",
+                           "uvloop streams", "threads (socketserver)"):
         assert implementation in output
 
 
