@@ -254,9 +254,8 @@ class BaseStream:
             # the last receive emptied the socket: ask the loop, not the kernel
             # (a receive now would only fail with EAGAIN)
             self._drained = False
-            if self._wbuf:
-                self._drain()
-            self._wait_readable()
+            if not self._wbuf or self._drain(True) is not False:
+                self._wait_readable()
         recv = self._recv_some
         size = self.read_chunk_size
         while True:
@@ -578,8 +577,13 @@ class BaseStream:
         finally:
             self._writers_waiting -= 1
 
-    def _drain(self):
-        """Send what the kernel takes now; let the hub send the rest when writable."""
+    def _drain(self, peer_gone_ok=False):
+        """Send what the kernel takes now; let the hub send the rest when writable.
+
+        With *peer_gone_ok*, a peer that is gone (EPIPE, ECONNRESET) leaves
+        the stream open and the bytes queued, and the call returns False: the
+        read that was about to wait receives the end of stream instead.
+        """
         wbuf = self._wbuf
         send = self._send_some
         while wbuf:
@@ -588,6 +592,8 @@ class BaseStream:
             except (BlockingIOError, InterruptedError):
                 break
             except OSError as exc:
+                if peer_gone_ok and exc.errno in PEER_GONE_ERRNOS:
+                    return False
                 error = translate_os_error(exc, self.error_class, "write")
                 error.__cause__ = exc
                 self._close(error)

@@ -3,6 +3,7 @@ import errno
 import os
 import socket
 
+import gevent.event
 import pytest
 
 from flubber.io import PipeClient, PipeError, PipeServer, PipeTimeoutError
@@ -108,3 +109,27 @@ def test_connecting_to_nobody_is_a_pipe_error(tmp_path):
     with pytest.raises(PipeError) as info:
         PipeClient().connect(str(tmp_path / "nobody.sock"), timeout=5)
     assert info.value.errno == errno.ENOENT
+
+
+def test_a_read_after_the_server_closed_is_the_end_of_stream_even_with_a_write_queued(tmp_path):
+    # the last read emptied the socket, so the next one sends first and then
+    # waits for the loop: a send refused by the gone peer (EPIPE) still reads as the end
+    path = str(tmp_path / "gone.sock")
+    closed = gevent.event.Event()
+
+    def answer_once_and_close(connection):
+        connection.write(connection.read_until(b"\n"))
+        connection.close()
+        closed.set()
+
+    with PipeServer(handler=answer_once_and_close) as server:
+        server.bind(path)
+        server.start()
+        client = PipeClient()
+        client.connect(path, timeout=5)
+        client.write(b"once\n")
+        assert client.read_until(b"\n") == b"once\n"
+        assert closed.wait(5)
+        client.write(b"again\n")
+        assert client.read_until(b"\n") == b""
+        client.close()
