@@ -161,7 +161,9 @@ class AMQPService(Service):
         name: :class:`ConfigError` says who, with its host and pid when it
         is a flubber node. A broker that cannot be reached now is not
         checked here; the node's exclusive queue still keeps a second
-        consumer of the same name out when it connects.
+        consumer of the same name out: refused at the first connection, the
+        node does not start either (:class:`ConfigError`); refused on a
+        reconnect, it logs the error at every attempt.
         """
         name = self.node.name
         if not name:
@@ -237,15 +239,17 @@ class AMQPService(Service):
             try:
                 link.open(self.setup_timeout)
                 self._set_up(link)
-            except (AMQPError, AMQPConnectionError, pika.exceptions.AMQPError) as exc:
+            except (AMQPError, AMQPConnectionError, ConfigError, pika.exceptions.AMQPError) as exc:
                 link.abort()
                 if self._stop_requested:
                     break
-                if link.refused and not first.ready():
-                    first.set(exc if isinstance(exc, AMQPConnectionError) else AMQPConnectionError(str(exc)))
+                fatal = link.refused or isinstance(exc, ConfigError)  # refused login, or the name is taken
+                if fatal and not first.ready():
+                    first.set(exc if isinstance(exc, (AMQPConnectionError, ConfigError))
+                              else AMQPConnectionError(str(exc)))
                     return
                 first.set(None)
-                log = logger.error if link.refused else logger.warning
+                log = logger.error if fatal else logger.warning
                 wait = self._jittered(delay)
                 log("AMQP %s: %s; retrying in %.1f s", self.queue, exc, wait)
                 gevent.sleep(wait)
@@ -277,8 +281,8 @@ class AMQPService(Service):
                       timeout=self.setup_timeout)
         except AMQPConnectionError:
             if reply_code(link.reason) == 405:
-                raise AMQPError("queue %r is already consumed by another service; give this node a unique name"
-                                % self.queue) from None
+                raise ConfigError("queue %r is already consumed by another service (a node of the same name); give "
+                                  "this node a unique name" % self.queue) from None
             raise
         for key in self.binding_keys:
             link.call(channel.queue_bind, queue=self.queue, exchange=self.requests_exchange, routing_key=key,
