@@ -260,9 +260,10 @@ class InstrumentShare(Service):
             lease = self.lock_timeout
             if argument.strip():
                 try:
-                    lease = min(float(argument), self.lock_timeout)
-                    if lease <= 0:
+                    lease = float(argument)
+                    if not lease > 0:  # NaN too: min() would keep it and the lock check refuse it
                         raise ValueError
+                    lease = min(lease, self.lock_timeout)
                 except ValueError:
                     return "%sERROR LOCK? takes a number of seconds > 0, got %r" % (ESCAPE, argument.strip())
             try:

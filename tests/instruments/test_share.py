@@ -209,6 +209,16 @@ def test_unknown_escape_query_is_answered_with_the_escapes(share):
         client.abort()
 
 
+@pytest.mark.parametrize("lease", ["nan", "-inf", "0"])
+def test_a_lock_lease_that_is_no_positive_number_is_refused_and_the_client_goes_on(share, lease):
+    client = connect(share)
+    try:
+        assert ask(client, ":FLUBBER:LOCK? %s" % lease).startswith(":FLUBBER:ERROR LOCK? takes a number")
+        assert ask(client, "ECHO? still here") == "still here"
+    finally:
+        client.abort()
+
+
 def test_stop_closes_clients_and_is_idempotent(share):
     client = connect(share)
     assert ask(client, "ECHO? x") == "x"
