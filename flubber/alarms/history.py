@@ -17,6 +17,7 @@ import gevent
 import gevent.queue
 
 from flubber._lifecycle import Service
+from flubber._threads import call_in_thread
 from flubber.loggers import check_identifier, parse_url
 
 __all__ = ["AlarmHistory", "HISTORY_TABLE"]
@@ -150,7 +151,7 @@ class AlarmHistory(Service):
 
     @staticmethod
     def _call(func, *args):
-        return gevent.get_hub().threadpool.apply(func, args)
+        return call_in_thread(func, *args)
 
     def _connect(self):
         settings = self.settings

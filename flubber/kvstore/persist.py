@@ -49,6 +49,7 @@ import gevent
 from gevent.event import Event
 
 from flubber._lifecycle import Service
+from flubber._threads import call_in_thread
 from flubber.kvstore._exceptions import DriplineError, KVStoreError
 
 __all__ = ["STATE_FORMAT", "StateError", "StateFile", "StateDatabase", "Persister", "open_state",
@@ -457,7 +458,6 @@ class Persister(Service):
         return {name: key.persisted_state() for name, key in self.keys.items()}
 
     def _write_loop(self):
-        pool = gevent.get_hub().threadpool
         retry = self.min_interval
         while True:
             self._dirty.wait()
@@ -466,7 +466,7 @@ class Persister(Service):
             started = time.monotonic()
             try:
                 entries = self.snapshot()
-                pool.apply(self.store.save, (self.node_name, entries, time.time()))
+                call_in_thread(self.store.save, self.node_name, entries, time.time())
             except Exception as exc:  # the disk or database refuses: report, keep serving, try again
                 self.failures += 1
                 error = "%s: %s" % (type(exc).__name__, getattr(exc, "strerror", None) or exc)

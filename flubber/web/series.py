@@ -15,6 +15,7 @@ import time
 import gevent
 import gevent.lock
 
+from flubber._threads import call_in_thread
 from flubber.plot import LogReader, PlotError, parse_duration, utc_text
 from flubber.web._decimate import MinMaxDecimator
 
@@ -142,7 +143,7 @@ class SeriesSource:
 
     def _in_thread(self, function, *args):
         with self._lock:
-            return gevent.get_hub().threadpool.apply(function, args)
+            return call_in_thread(function, *args)
 
     def series(self, query):
         """Return the JSON reply to *query* (a :class:`SeriesQuery`).

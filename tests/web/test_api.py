@@ -121,6 +121,15 @@ def test_a_bad_request_gets_json_that_says_what_to_send(web, path, status, phras
     assert got == status and phrase in body["error"]
 
 
+@pytest.mark.parametrize("query", ["codename=nope", "codename=nope&format=csv"])
+def test_an_unknown_codename_prints_no_traceback_on_the_nodes_stderr(web, capfd, query):
+    # anyone who reaches the page can ask: each request must not cost the node's log a traceback
+    for _ in range(3):
+        got, body = _http.get_json(web.address, "/api/series?" + query)
+        assert got == 404 and "unknown codename nope" in body["error"]
+    assert "Traceback" not in capfd.readouterr().err
+
+
 def test_series_of_a_node_that_logs_nothing_says_so(node, tmp_path):
     with _web(node, tmp_path, series=None) as server:
         status, body = _http.get_json(server.address, "/api/series?codename=temperature")
