@@ -346,26 +346,30 @@ class ChunkAssembler:
             return first, body
         if key in self._refused:
             return None
+        if total > self.max_bytes:  # every chunk of a chunked message carries a byte at least
+            raise DecodingError("request of more than %d bytes (%d chunks) is longer than this node accepts; "
+                                "send smaller requests" % (self.max_bytes, total))
         entry = self._pending.get(key)
         if entry is None:
             if len(self._pending) >= self.max_pending:
                 raise PayloadError("%d chunked messages are incomplete; send again later" % len(self._pending))
-            entry = self._pending[key] = [first, [None] * total, 0]
+            # the chunks by number: what arrived only (a TOTAL the sender names allocates nothing)
+            entry = self._pending[key] = [first, {}, 0, total]
         parts = entry[1]
-        if len(parts) != total:
+        if entry[3] != total:
             self._refuse(key)
             raise DecodingError("message %s changed its number of chunks" % key)
-        if parts[chunk] is None:
+        if chunk not in parts:
             parts[chunk] = bytes(body)
             entry[2] += len(body)
         if entry[2] > self.max_bytes:
             self._refuse(key)
             raise DecodingError("request of more than %d bytes is longer than this node accepts; send smaller "
                                 "requests" % self.max_bytes)
-        if any(part is None for part in parts):
+        if len(parts) < total:
             return None
         del self._pending[key]
-        return entry[0], b"".join(parts)
+        return entry[0], b"".join(parts[number] for number in range(total))
 
     def _refuse(self, key):
         del self._pending[key]

@@ -167,3 +167,24 @@ def test_chunk_assembler_limits_size_and_pending():
         assembler.add("b/1/2", None, b"x" * 10)
     assert len(assembler) == 0
     assert assembler.add("b/0/2", None, b"x") is None and len(assembler) == 0   # refused: later chunks dropped
+
+
+def test_chunk_assembler_allocates_nothing_for_the_chunk_count_a_sender_names():
+    # one AMQP message with message_id UUID/0/100000000 asked for a list of that many slots (800 MB)
+    import tracemalloc
+    assembler = d4.ChunkAssembler(max_bytes=1 << 20)
+    tracemalloc.start()
+    try:
+        assert assembler.add("m/0/1000000", None, b"x") is None
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 100_000, peak
+    assert assembler.add("m/999999/1000000", None, b"y") is None and len(assembler) == 1
+
+
+def test_chunk_assembler_refuses_more_chunks_than_the_size_limit_has_bytes():
+    assembler = d4.ChunkAssembler(max_bytes=1000)
+    with pytest.raises(DecodingError, match="1001 chunks"):
+        assembler.add("m/0/1001", None, b"x")
+    assert len(assembler) == 0
