@@ -153,7 +153,7 @@ class LineSplitter:
                 lines.append(self._take(buffer, end))
                 if not buffer:
                     break
-        while len(buffer) > self.max_line or self._dropped is not None:
+        while len(buffer) > self._held_limit() or self._dropped is not None:
             piece = self._held_too_long(buffer)
             if piece is None:
                 break
@@ -198,20 +198,25 @@ class LineSplitter:
             find, target = buffer.find_delimiter, self.delimiter
         else:
             find, target = buffer.find_regex, self._regex
-        limit, whole = self.max_line, self._whole
+        limit, whole, held = self.max_line, self._whole, self._held_limit()
         while True:
             end = find(target)
             if end >= 0:
                 if whole and end <= limit:
                     return buffer.take(end)
                 return self._take(buffer, end)
-            if len(buffer) > limit or self._dropped is not None:
+            if len(buffer) > held or self._dropped is not None:
                 piece = self._held_too_long(buffer)
                 if piece is not None:
                     return piece
             if not fill():
                 last = self._finish(buffer)
                 return b"" if last is None else last
+
+    def _held_limit(self):
+        """Most bytes an unfinished line may hold: :attr:`max_line`, plus, when lines lose their line end,
+        the start of a line end that may follow a line of exactly :attr:`max_line` bytes."""
+        return self.max_line if self.keep_ends else self.max_line + self._overlap
 
     def _cut(self, data, lines):
         """Append the lines of *data* to *lines* while nothing is held (no copy into the buffer); return the rest."""

@@ -115,6 +115,25 @@ def test_discard_output_does_not_depend_on_the_chunking(data, cuts, max_line):
     assert splitter.pending == 0
 
 
+def test_a_line_of_max_line_bytes_is_kept_when_its_two_byte_end_arrives_in_two_pieces():
+    # held: the line's 4 bytes and the "\r" of its end (5 > max_line) -- not yet a line too long
+    for overflow in ("discard", "raise"):
+        splitter = LineSplitter(b"\r\n", max_line=4, overflow=overflow, keep_ends=False)
+        assert splitter.feed(b"abcd\r") == []
+        assert splitter.feed(b"\nok\r\n") == [b"abcd", b"ok"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=300).map(lambda b: b.replace(b"\x00", b"\r\n")),
+       cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=12),
+       max_line=st.integers(min_value=1, max_value=40))
+def test_discard_with_a_two_byte_line_end_does_not_depend_on_the_chunking(data, cuts, max_line):
+    splitter = LineSplitter(b"\r\n", max_line=max_line, overflow="discard", keep_ends=False)
+    *lines, rest = data.split(b"\r\n")
+    model = [line if len(line) <= max_line else ("too long", len(line)) for line in lines + ([rest] if rest else [])]
+    assert as_comparable(feed_all(splitter, chunked(data, cuts))) == model
+
+
 # -- "split": a dump's stderr ---------------------------------------------------------
 
 
