@@ -34,9 +34,10 @@ class AlarmsStore(KVStore):
 
     def ack(self, name=None):
         """Acknowledge the alarm *name*; return its state afterwards."""
-        if name is None:
-            raise InvalidValue("ack needs the alarm's name; alarms: %s"
-                               % ", ".join(alarm.name for alarm in self.board.alarms()))
+        if not isinstance(name, str):  # None, or JSON that is no name (a list cannot even be looked up)
+            raise InvalidValue("ack needs the alarm's name%s; the alarms are: %s"
+                               % ("" if name is None else ", got %r" % (name,),
+                                  ", ".join(alarm.name for alarm in self.board.alarms())))
         try:
             changed = self.board.acknowledge(name)
         except KeyError as exc:

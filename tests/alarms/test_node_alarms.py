@@ -128,6 +128,18 @@ def test_ack_of_an_unknown_alarm_names_the_alarms(oven_node):
     assert "no alarm 'temprature'; the alarms are: temperature" in result.stderr
 
 
+@pytest.mark.parametrize("name", [["temperature"], {"a": 1}, 5])
+def test_ack_of_a_name_that_is_no_text_is_refused_without_a_traceback(name, caplog):
+    from flubber.kvstore import OP_CMD, Request
+
+    node = LabNode.from_dict({"name": "lab", "tcp": None, "providers": [{"name": "kv", "module": "kv_store",
+                              "endpoints": [{"name": "setpoint", "module": "kv_store_key", "initial_value": 1}]}],
+                              "alarms": [{"key": "setpoint", "high": 5}]})
+    reply = node.kv.handle(Request("alarms.ack", OP_CMD, {"values": [name]}))
+    assert reply.retcode == 304 and "the alarms are: setpoint" in reply.return_msg, reply.return_msg
+    assert not [record for record in caplog.records if record.exc_info], "a traceback was logged"
+
+
 def test_a_failing_instrument_goes_invalid():
     node = LabNode.from_dict({
         "name": "failing", "tcp": None, "sockets": {"pull": {"host": "127.0.0.1", "port": 0}},
