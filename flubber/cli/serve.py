@@ -102,8 +102,9 @@ def _is_loopback(host):
 def exposure_warnings(node):
     """Return what anyone on the network could change on the running *node* (one line per write path).
 
-    A write path is the TCP transport without write tokens, or a push socket
-    with writable keys, bound to an address other than loopback.
+    A write path is the TCP transport without write tokens, a push socket
+    with writable keys, or an instrument share (it has no authentication),
+    bound to an address other than loopback.
     """
     warnings = []
     server = node.server.tcp_server
@@ -120,6 +121,12 @@ def exposure_warnings(node):
             warnings.append("the push socket on UDP %s:%s lets anyone who can reach it set %s: bind it to "
                             "127.0.0.1 (sockets: push: host:) or empty sockets.push writable"
                             % (host or "0.0.0.0", port, ", ".join(node.push_writable)))
+    for share in node.shares:
+        if share.address is not None and not _is_loopback(share.address[0]):
+            host, port = share.address
+            warnings.append("the share of instrument %s on TCP %s:%s passes any command of anyone who can reach "
+                            "it to the instrument, past the keys' limits and locks: bind it to 127.0.0.1 "
+                            "(instruments: share: host:)" % (share.instrument.name, host or "0.0.0.0", port))
     return warnings
 
 
