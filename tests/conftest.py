@@ -27,6 +27,17 @@ def _require(name, address, hint):
         pytest.skip(reason)
 
 
+@pytest.fixture(autouse=True)
+def _no_child_left_running():
+    """Kill the ``flubber`` children a test started and left running (it failed, or timed out), so
+    that no node outlives its test and holds ports and CPU on a shared machine."""
+    from tests.processes import CHILDREN, end_children
+
+    since = len(CHILDREN)
+    yield
+    end_children(since)
+
+
 @pytest.fixture(scope="session")
 def mariadb_available():
     """Skip (loudly) unless MariaDB answers on 127.0.0.1:3306."""

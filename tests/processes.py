@@ -28,13 +28,30 @@ def flubber(*args, timeout=60, cwd=None):
                           timeout=timeout, cwd=cwd, env=child_env())
 
 
+#: Every child :func:`spawn` started; the ``tests/conftest.py`` fixture ends those a test left running.
+CHILDREN = []
+
+
 def spawn(*argv, cwd=None, stdin=subprocess.DEVNULL, path=()):
     """Start ``python ARGV`` (a script or ``-m flubber ...``) with text pipes for its output; return the Popen.
 
     *stdin* is ``subprocess.PIPE`` for a child that reads what the test types; *path* adds import folders.
+    A child still running when its test ends (a failed assertion, the test's timeout) is killed then.
     """
-    return subprocess.Popen([sys.executable, *argv], stdin=stdin, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=cwd, env=child_env(path))
+    process = subprocess.Popen([sys.executable, *argv], stdin=stdin, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, cwd=cwd, env=child_env(path))
+    CHILDREN.append(process)
+    return process
+
+
+def end_children(since):
+    """Kill the children started after the first *since* of :data:`CHILDREN` that still run; forget them."""
+    left = CHILDREN[since:]
+    del CHILDREN[since:]
+    for process in left:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
 def wait_for_line(process, pattern, stream="stdout", limit=200, seconds=60):
