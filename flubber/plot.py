@@ -144,7 +144,12 @@ class LogReader:
                 expression, argument = self._bound(value)
                 sql += " AND time %s %s" % (operator, expression)
                 args.append(argument)
-        cursor = self.conn.cursor()
+        if self.kind == "mysql":  # unbuffered: rows come from the server as fetched, not all at execute
+            import MySQLdb.cursors
+
+            cursor = self.conn.cursor(MySQLdb.cursors.SSCursor)
+        else:
+            cursor = self.conn.cursor()
         try:
             cursor.execute((sql + " ORDER BY time").replace("?", self.mark), args)
             while True:

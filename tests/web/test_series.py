@@ -108,3 +108,28 @@ def test_a_window_of_a_mariadb_log_is_read_and_decimated(mysql_setup):
     series = reply["series"][0]
     assert series["raw_points"] == 2001 and len(series["points"]) <= 40
     assert [NOW - 100.5, 500.0] in series["points"]
+
+
+def test_a_long_mariadb_window_is_streamed_not_loaded_whole(mysql_setup):
+    # /api/series is open to whoever reaches the page: "since=1" over a year of points must not hold
+    # every row in the node's memory at once (a buffered cursor converts them all at execute)
+    import tracemalloc
+
+    from flubber.plot import LogReader
+
+    ids = mysql_setup.create()
+    a = mysql_setup.codenames[0]
+    mysql_setup.db.query(  # 60000 rows in one statement: 60 x 1000 (a cross join of two counts)
+        "INSERT INTO `%s` (type, time, value) WITH RECURSIVE seq(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM seq "
+        "WHERE n < 999) SELECT %%s, FROM_UNIXTIME(%%s + a.n * 1000 + b.n), a.n * 1000 + b.n FROM seq a "
+        "JOIN seq b ON a.n < 60" % mysql_setup.table, (ids[a], NOW - 100000))
+    with LogReader(mysql_setup.url, mysql_setup.table) as reader:
+        reader.fetch_size = 1000
+        tracemalloc.start()
+        try:
+            count = sum(1 for _ in reader.iter_points(a, NOW - 100000, NOW))
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert count == 60000
+    assert peak < 2_000_000, "%d bytes held at once for 60000 rows read 1000 at a time" % peak
