@@ -18,6 +18,7 @@ import gevent.queue
 
 from flubber._lifecycle import Service
 from flubber._threads import call_in_thread
+from flubber.alarms._queue import put_dropping_oldest
 from flubber.loggers import check_identifier, parse_url
 
 __all__ = ["AlarmHistory", "HISTORY_TABLE"]
@@ -119,16 +120,7 @@ class AlarmHistory(Service):
     def record(self, change):
         """Queue one :class:`~flubber.alarms.AlarmChange`; never blocks."""
         row = row_of(self.node, change)
-        while True:
-            try:
-                self._queue.put_nowait(row)
-                return
-            except gevent.queue.Full:
-                try:
-                    self._queue.get_nowait()
-                    self.dropped += 1
-                except gevent.queue.Empty:
-                    pass
+        self.dropped += put_dropping_oldest(self._queue, row)
 
     def _run(self):
         delay = self.backoff

@@ -27,6 +27,7 @@ import gevent.ssl
 import gevent.subprocess
 
 from flubber._lifecycle import Service
+from flubber.alarms._queue import put_dropping_oldest
 from flubber.alarms.states import Severity
 
 __all__ = [
@@ -250,16 +251,7 @@ class NotificationChannel(Service):
 
     def put(self, payload):
         """Queue *payload* for sending; never blocks (drops the oldest when full)."""
-        while True:
-            try:
-                self._queue.put_nowait(payload)
-                return
-            except gevent.queue.Full:
-                try:
-                    self._queue.get_nowait()
-                    self.dropped += 1
-                except gevent.queue.Empty:
-                    pass
+        self.dropped += put_dropping_oldest(self._queue, payload)
 
     @property
     def pending(self):

@@ -14,7 +14,9 @@ import subprocess
 import sys
 import time
 
-from flubber.fleet import FleetError, FleetSupervisor, format_uptime, make_fleet, node_files, ping_nodes, read_state
+from flubber.fleet import (
+    FleetError, FleetSupervisor, format_uptime, make_fleet, node_files, ping_nodes, process_alive, read_state,
+)
 
 #: Exit status of ``flubber nodes`` when the broker cannot be reached.
 EXIT_UNREACHABLE = 3
@@ -70,18 +72,6 @@ def _detach(args, count):
     return 1
 
 
-def _alive(pid):
-    if not isinstance(pid, int):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _age(seconds):
     return "-" if not seconds else "%ds" % (time.time() - seconds)
 
@@ -96,12 +86,12 @@ def run_status(args):
     if state is None:
         print("fleet %s has never run; start it with `flubber fleet up %s`" % (args.folder, args.folder))
         return 1
-    running = state.get("running") and _alive(state.get("pid"))
+    running = state.get("running") and process_alive(state.get("pid"))
     print("fleet %s: supervisor pid %s %s" % (args.folder, state.get("pid"), "running" if running else "NOT running"))
     print("%-12s %-8s %-6s %-9s %-9s %s" % ("NODE", "PID", "STATE", "UPTIME", "RESTARTS", "LAST EXIT"))
     up = 0
     for node in state.get("nodes", []):
-        alive = running and _alive(node.get("pid"))
+        alive = running and process_alive(node.get("pid"))
         up += bool(alive)
         print("%-12s %-8s %-6s %-9s %-9s %s" % (node["name"], node.get("pid") or "-", "up" if alive else "down",
                                                _age(node.get("started_at")) if alive else "-", node["restarts"],
@@ -116,15 +106,15 @@ def run_down(args):
         print("fleet %s has never run" % args.folder)
         return 0
     pid = state.get("pid")
-    if _alive(pid) and state.get("running"):
+    if process_alive(pid) and state.get("running"):
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + args.timeout
-        while _alive(pid) and time.monotonic() < deadline:
+        while process_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-        if _alive(pid):
+        if process_alive(pid):
             print("flubber fleet down: supervisor %d still runs after %g s" % (pid, args.timeout), file=sys.stderr)
             return 1
-    stray = [node for node in state.get("nodes", []) if _alive(node.get("pid"))]
+    stray = [node for node in state.get("nodes", []) if process_alive(node.get("pid"))]
     for node in stray:  # the supervisor was killed without stopping its nodes
         try:
             os.killpg(node["pid"], signal.SIGTERM)

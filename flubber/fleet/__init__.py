@@ -11,7 +11,7 @@ broadcast ping (:func:`ping_nodes`). The parts are
 """
 from flubber.fleet.discovery import format_uptime, ping_nodes, wait_for_nodes
 from flubber.fleet.generate import fleet_node, make_fleet
-from flubber.fleet.supervisor import FleetError, FleetSupervisor, NodeProcess, node_files, read_state, state_path
+from flubber.fleet.supervisor import FleetError, process_alive, FleetSupervisor, NodeProcess, node_files, read_state, state_path
 
-__all__ = ["FleetSupervisor", "NodeProcess", "FleetError", "node_files", "read_state", "state_path", "fleet_node",
+__all__ = ["process_alive", "FleetSupervisor", "NodeProcess", "FleetError", "node_files", "read_state", "state_path", "fleet_node",
            "make_fleet", "ping_nodes", "wait_for_nodes", "format_uptime"]

@@ -19,7 +19,7 @@ import gevent.subprocess
 
 from flubber._lifecycle import Service
 
-__all__ = ["FleetSupervisor", "NodeProcess", "FleetError", "state_path", "read_state", "node_files"]
+__all__ = ["process_alive", "FleetSupervisor", "NodeProcess", "FleetError", "state_path", "read_state", "node_files"]
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +196,7 @@ class FleetSupervisor(Service):
 
     def _start(self):
         other = read_state(self.folder)
-        if other and other.get("running") and _alive(other.get("pid")) and other.get("pid") != os.getpid():
+        if other and other.get("running") and process_alive(other.get("pid")) and other.get("pid") != os.getpid():
             raise FleetError("a fleet supervisor (pid %d) already runs %s; stop it with `flubber fleet down %s`"
                              % (other["pid"], self.folder, self.folder))
         self.started_at = time.time()
@@ -228,7 +228,8 @@ class FleetSupervisor(Service):
         os.replace(temporary, path)
 
 
-def _alive(pid):
+def process_alive(pid):
+    """True when a process with id *pid* (an int) exists."""
     if not isinstance(pid, int):
         return False
     try:
