@@ -326,20 +326,22 @@ class AMQPService(Service):
         return self.node.handle(request)
 
     def _answer(self, channel, method, properties, body):
-        if _dripline4.is_v4(properties.headers):
-            self._answer_v4(channel, method, properties, body)
-        else:
-            reply = self.answer(body, method.routing_key, properties)
-            if properties.reply_to:
-                reply.correlation_id = None  # travels as the AMQP property
-                data = _dripline.encode_json(reply.to_dict())
-                channel.basic_publish(
-                    exchange=self.reply_exchange, routing_key=properties.reply_to, body=data,
-                    properties=pika.BasicProperties(correlation_id=properties.correlation_id,
-                                                    content_encoding=CONTENT_ENCODING, app_id="flubber"),
-                )
-        if channel.is_open:
-            channel.basic_ack(method.delivery_tag)
+        try:
+            if _dripline4.is_v4(properties.headers):
+                self._answer_v4(channel, method, properties, body)
+            else:
+                reply = self.answer(body, method.routing_key, properties)
+                if properties.reply_to:
+                    reply.correlation_id = None  # travels as the AMQP property
+                    data = _dripline.encode_json(reply.to_dict())
+                    channel.basic_publish(
+                        exchange=self.reply_exchange, routing_key=properties.reply_to, body=data,
+                        properties=pika.BasicProperties(correlation_id=properties.correlation_id,
+                                                        content_encoding=CONTENT_ENCODING, app_id="flubber"),
+                    )
+        finally:  # whatever happened: an unacknowledged delivery holds one of the prefetch_count for good
+            if channel.is_open:
+                channel.basic_ack(method.delivery_tag)
 
     # -- dripline 4 ------------------------------------------------------------------------------
     def answer_v4(self, headers, body, routing_key, content_encoding=CONTENT_ENCODING):

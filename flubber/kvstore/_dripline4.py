@@ -239,6 +239,14 @@ def _decode_body(body):
         raise DecodingError("the body is not JSON (%s): %r" % (exc, shown)) from None
 
 
+def _header_text(headers, name):
+    """The text of header *name* ("" when absent or empty); raise :class:`DecodingError` for another type."""
+    value = _text(headers.get(name) or "")
+    if not isinstance(value, str):
+        raise DecodingError("header %s must be text, got %r" % (name, value))
+    return value
+
+
 def _integer(headers, name, default=None):
     value = headers.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int):
@@ -273,12 +281,13 @@ def decode_request(headers, body, routing_key, content_encoding=CONTENT_ENCODING
     values = payload.get("values")
     if values is not None and not isinstance(values, list):
         raise PayloadError("payload values must be a list, got %s" % type(values).__name__)
-    specifier = _text(headers.get("specifier") or "")
+    specifier = _header_text(headers, "specifier")
     target = _text(routing_key) + ("." + specifier if specifier else "")
     key = _text(headers.get("lockout_key") or "")
     lockout_key = None if key in ("", NIL_UUID) else _dripline.normalize_lockout_key(key)
     sender = headers.get("sender_info")
-    return Request(target, msgop, payload, lockout_key=lockout_key, timestamp=_text(headers.get("timestamp")),
+    return Request(target, msgop, payload, lockout_key=lockout_key,
+                   timestamp=_header_text(headers, "timestamp") or None,
                    sender_info=_plain(sender) if isinstance(sender, dict) else None)
 
 

@@ -165,6 +165,9 @@ def test_v4_lock_needs_the_key_in_the_lockout_key_header(amqp_service, rabbitmq_
     ({"message_operation": 42}, 306),
     ({"specifier": "no_such_method", "message_operation": 9}, 306),
     ({"content_encoding": "application/msgpack"}, 302),
+    ({"specifier": 5}, 302),                  # headers of the wrong type: refused, not a worker's TypeError
+    ({"specifier": [1]}, 302),
+    ({"timestamp": 5}, 302),
 ])
 def test_v4_errors_have_return_codes(amqp_service, rabbitmq_url, names, change, code):
     change = dict(change)
@@ -318,4 +321,36 @@ def test_v4_request_over_max_request_bytes_is_302_whole_or_chunked(node, rabbitm
             assert [properties.headers["return_code"] for _, properties, _, _ in replies] == [302]
             assert "longer than" in replies[0][1].headers["return_message"]
     finally:
+        service.stop()
+
+
+class _Unprintable:
+    def __str__(self):
+        raise RuntimeError("a bug in a user's class")
+
+
+class _UnencodableKey(KVStoreKey):
+    """A key (a user's subclass with a bug) whose value cannot be sent as JSON (nor as its text)."""
+
+    def on_get(self):
+        return {"value_raw": _Unprintable()}
+
+
+def test_a_request_whose_answer_fails_still_frees_its_delivery(rabbitmq_url, names):
+    # unacknowledged, each such request held one of the prefetch_count deliveries for good: the node went deaf
+    from flubber.kvstore import OP_GET
+
+    node = KVNode(names.lab, [KVStore(name=names.kv, endpoints=[
+        _UnencodableKey(name=names.odd, initial_value=1), KVStoreKey(name=names.foo, initial_value=3)])])
+    service = AMQPService(node, rabbitmq_url, forward_remote=False)
+    service.prefetch_count = 1
+    service.start()
+    client = AMQPKVClient(rabbitmq_url, timeout=3)
+    try:
+        assert service.wait_ready(15)
+        with pytest.raises(RequestTimeout):
+            client.request(names.odd, OP_GET)
+        assert client.request(names.foo, OP_GET, timeout=10).payload == {"value_raw": 3}
+    finally:
+        client.close()
         service.stop()
