@@ -471,10 +471,16 @@ class LabNode(Service):
         store_value = key.on_set
 
         def on_set(value):
+            line = template.format(value=value)
+            if "\n" in line or "\r" in line:  # a value may not add lines of its own to the instrument
+                raise InvalidValue("key %s was not set: %r would not be one line to %s; send a value without "
+                                   "line breaks" % (key.name, line, line_instrument.name))
             try:
-                line_instrument.write(template.format(value=value))
+                line_instrument.write(line)
             except InstrumentError as exc:
                 raise HardwareError("key %s was not set: %s" % (key.name, exc)) from exc
+            except ValueError as exc:  # not in the instrument's encoding
+                raise InvalidValue("key %s was not set: %s" % (key.name, exc)) from None
             return store_value(value)
 
         key.on_set = on_set

@@ -86,6 +86,22 @@ def test_an_on_set_the_instrument_refuses_fails_the_set_and_keeps_the_value(make
     assert node.value("setpoint") == 30
 
 
+@pytest.mark.parametrize("value", ["40\nOUTP OFF", "40\rOUTP OFF", "40\n"])
+def test_a_value_that_would_write_a_second_line_is_refused_and_nothing_is_written(controller, running, caplog,
+                                                                                   value):
+    # the key declares no type: a set over TCP, AMQP or the push socket could bring any text
+    from flubber.kvstore import OP_SET, Request
+
+    node = running(node_data({"name": "temperature", "address": controller.address, "query": "MEAS:TEMP?",
+                              "on_set": {"key": "setpoint", "write": "SOUR:TEMP {value}"}}))
+    wait_until(lambda: controller.simulator.oven.default_setpoint == 30.0)
+    reply = node.kv.handle(Request("setpoint", OP_SET, {"values": [value]}))
+    assert reply.retcode == 304 and "one line" in reply.return_msg, (reply.retcode, reply.return_msg)
+    assert node.value("setpoint") == 30
+    assert node.line_instruments[controller.address].query("SOUR:TEMP?") == "30"
+    assert not [record for record in caplog.records if record.exc_info], "a traceback was logged"
+
+
 def test_a_driver_with_an_address_is_handed_the_line_instrument(controller, running):
     node = running(node_data({"name": "sp", "address": controller.address, "interval": 0.02,
                               "driver": "tests.instruments.drivers:SetpointReader", "args": {"offset": 0.5}}))
