@@ -16,6 +16,8 @@ import datetime
 import http.client
 import json
 import logging
+import os
+import signal
 import smtplib
 import urllib.parse
 from email.message import EmailMessage
@@ -69,7 +71,8 @@ class CommandTarget(NotificationTarget):
     """Run a program with the notification as JSON on its standard input.
 
     :param argv: the program and its arguments, e.g. ``["notify-send-wrapper", "--urgent"]``.
-    :param timeout: seconds the program may run; a longer run is killed and counts as a failure.
+    :param timeout: seconds the program may run; a longer run is killed (with the programs it started,
+        its whole session) and counts as a failure.
     """
 
     kind = "command"
@@ -91,7 +94,10 @@ class CommandTarget(NotificationTarget):
         try:
             _, stderr = process.communicate(notification_json(payload), timeout=self.timeout)
         except gevent.subprocess.TimeoutExpired:
-            process.kill()
+            try:  # its own session: the programs it started (a wrapper script's) end with it
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             process.wait()
             raise NotificationError("%s ran longer than %g s and was killed" % (self.argv[0], self.timeout)) from None
         if process.returncode != 0:

@@ -58,6 +58,32 @@ def test_command_failure_and_timeout_are_notification_errors():
         CommandTarget(["/nonexistent/program"]).send(PAYLOAD)
 
 
+def _running(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            return handle.read().rpartition(")")[2].split()[0] != "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return False
+
+
+def test_a_command_that_runs_too_long_is_ended_with_the_programs_it_started(tmp_path):
+    import os
+    import signal
+
+    from tests.sync import wait_until
+
+    pidfile = tmp_path / "child.pid"
+    script = "sleep 600 & echo $! > %s; wait" % pidfile  # a wrapper script whose program hangs
+    with pytest.raises(NotificationError, match="longer than 2 s"):
+        CommandTarget(["sh", "-c", script], timeout=2).send(PAYLOAD)
+    pid = int(pidfile.read_text())
+    try:
+        wait_until(lambda: not _running(pid), what="the hanging program ended with its wrapper")
+    finally:
+        if _running(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
 def test_email_reaches_a_real_smtp_server(smtp_server):
     target = EmailTarget(["ops@example.org"], "flubber@example.org", "127.0.0.1:%d" % smtp_server.port)
     target.send(PAYLOAD)
