@@ -238,7 +238,7 @@ class InstrumentShare(Service):
         except InstrumentLockError as exc:
             self.instrument.release()  # expired: the client goes on without the lock, and is told
             return self._failed(client, started, exc, query)
-        except InstrumentError as exc:
+        except (InstrumentError, ValueError) as exc:  # ValueError: not in the instrument's encoding
             return self._failed(client, started, exc, query)
         client.record(time.monotonic() - started)
         if query:

@@ -209,6 +209,19 @@ def test_unknown_escape_query_is_answered_with_the_escapes(share):
         client.abort()
 
 
+def test_a_line_the_instrument_cannot_take_is_an_error_reply_and_the_client_goes_on(share, caplog):
+    client = connect(share)
+    try:
+        client.write(b"\xff\xfe*IDN?\n")  # not ASCII, the instrument's encoding
+        with gevent.Timeout(5):
+            assert client.read_until(b"\n").startswith(b":FLUBBER:ERROR ")
+        client.write(b"\xffSOUR:TEMP 30\n")  # a write: no reply, no disconnection
+        assert ask(client, "ECHO? still here") == "still here"
+    finally:
+        client.abort()
+    assert not [record for record in caplog.records if record.exc_info], "a traceback was logged"
+
+
 @pytest.mark.parametrize("lease", ["nan", "-inf", "0"])
 def test_a_lock_lease_that_is_no_positive_number_is_refused_and_the_client_goes_on(share, lease):
     client = connect(share)
