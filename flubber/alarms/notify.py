@@ -204,7 +204,10 @@ class EmailTarget(NotificationTarget):
     def send(self, payload):
         """Send once; any SMTP or connection error raises :class:`NotificationError`."""
         try:
-            with _GeventSMTP(self.host, self.port, timeout=self.timeout) as client:
+            # the EHLO name: smtplib's default is the blocking socket.getfqdn(), a reverse DNS lookup
+            # that would hold the whole node for as long as the DNS takes; gevent's is cooperative
+            with _GeventSMTP(self.host, self.port, local_hostname=gevent.socket.getfqdn(),
+                             timeout=self.timeout) as client:
                 client.ehlo()
                 if client.has_extn("starttls"):
                     client.starttls(context=gevent.ssl.create_default_context())

@@ -94,6 +94,19 @@ def test_email_reaches_a_real_smtp_server(smtp_server):
     assert "value:        125.5" in text
 
 
+def test_email_names_this_host_without_blocking_the_hub(smtp_server, monkeypatch):
+    # smtplib's own default is socket.getfqdn(): a reverse DNS lookup that holds the whole node
+    # (readings, requests, logging) for as long as a slow lab DNS takes to answer
+    import socket
+
+    def blocking_lookup(name=""):
+        raise AssertionError("the blocking socket.getfqdn() was called in the node's process")
+
+    monkeypatch.setattr(socket, "getfqdn", blocking_lookup)
+    EmailTarget(["ops@example.org"], "flubber@example.org", "127.0.0.1:%d" % smtp_server.port).send(PAYLOAD)
+    assert smtp_server.messages.get(timeout=10).rcpt_tos == ["ops@example.org"]
+
+
 def test_email_to_a_closed_port_is_a_notification_error():
     import socket
 
