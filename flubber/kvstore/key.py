@@ -80,6 +80,9 @@ class KVStoreKey(Endpoint):
         "log_interval", "schedule_status", "logging_status",
     }
 
+    #: Single reads (:meth:`single_schedule`) that may wait at once; a further one is refused (304).
+    max_single_schedules = 100
+
     #: The clock of logging decisions and alert times (seconds since the epoch).
     #: Tests replace it on an instance with a fake one.
     clock = staticmethod(time.time)
@@ -344,8 +347,10 @@ class KVStoreKey(Endpoint):
             self._start_loop()
 
     def stop(self):
-        """Stop the scheduled reads."""
+        """Stop the scheduled reads (and the single reads still waiting)."""
         self._stop_loop()
+        for greenlet in self.__dict__.pop("_singles", ()):
+            greenlet.kill(block=False)
 
     def _start_loop(self):
         if self._schedule_interval <= 0:
@@ -376,10 +381,24 @@ class KVStoreKey(Endpoint):
         except Exception:  # a failing read must not end the schedule
             logger.exception("%s: scheduled read failed", self.address)
 
+    _singles = frozenset()
+
     def single_schedule(self, delay):
-        """Run one :meth:`scheduled_action` after *delay* seconds (the schedule, if any, keeps running)."""
+        """Run one :meth:`scheduled_action` after *delay* seconds (the schedule, if any, keeps running).
+
+        At most :attr:`max_single_schedules` wait at once: a further one
+        raises :class:`~flubber.kvstore.InvalidValue` (each is a greenlet).
+        """
         delay = to_seconds(delay, "delay")
-        gevent.spawn_later(delay, self._process_schedule)
+        singles = self.__dict__.get("_singles")
+        if singles is None:
+            singles = self._singles = set()
+        if len(singles) >= self.max_single_schedules:
+            raise InvalidValue("%s: %d single reads already wait; wait for them, or stop the key's schedule"
+                               % (self.address, len(singles)))
+        greenlet = gevent.spawn_later(delay, self._process_schedule)
+        singles.add(greenlet)
+        greenlet.link(singles.discard)
         return None
 
     def scheduled_action(self):

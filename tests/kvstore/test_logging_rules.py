@@ -184,8 +184,28 @@ def test_starting_a_schedule_without_interval_is_refused():
 def test_single_schedule_reads_once_after_the_delay(sink):
     key = KVStoreKey(name="once", initial_value=5)
     KVStore(name="kv", endpoints=[key], alert_sinks=[sink])
+    key.max_single_schedules = 1
     key.single_schedule(0.01)
     assert sink.get(timeout=5).payload == {"value_raw": 5}
+    gevent.sleep(0)  # the read is done: it no longer counts against max_single_schedules
+    key.single_schedule(0.01)
+    assert sink.get(timeout=5).payload == {"value_raw": 5}
+
+
+def test_single_schedules_waiting_at_once_are_bounded():
+    # each one is a greenlet waiting for its delay: a client repeating cmd KEY.single_schedule 1e8 grew the
+    # node's memory without bound
+    from flubber.kvstore import InvalidValue, OP_CMD, Request
+
+    key = KVStoreKey(name="once", initial_value=5)
+    KVStore(name="kv", endpoints=[key])
+    for _ in range(key.max_single_schedules):
+        key.single_schedule(1e8)
+    reply = key.handle(Request("once.single_schedule", OP_CMD, {"values": [1e8]}), "single_schedule")
+    assert reply.retcode == InvalidValue.retcode and "already wait" in reply.return_msg
+    key.stop()  # stopping the key's schedule ends the waiting single reads too
+    key.single_schedule(1e8)
+    key.stop()
 
 
 def test_a_failing_scheduled_read_does_not_end_the_schedule(sink):
