@@ -290,12 +290,14 @@ class NotificationChannel(Service):
             while True:
                 try:
                     self.target.send(payload)
-                except NotificationError as exc:
+                except Exception as exc:  # a NotificationError, or a target's bug: the channel goes on
                     self.failures += 1
-                    self.last_error = str(exc)
+                    self.last_error = str(exc) if isinstance(exc, NotificationError) else \
+                        "%s: %s" % (type(exc).__name__, exc)
                     if self.failures in (1, 10) or self.failures % 100 == 0:
                         log.warning("notification by %s failed (%d failures so far), retrying in %g s: %s",
-                                    self.target.describe(), self.failures, delay, exc)
+                                    self.target.describe(), self.failures, delay, self.last_error,
+                                    exc_info=not isinstance(exc, NotificationError))
                     gevent.sleep(delay)
                     delay = min(delay * 2, self.max_backoff)
                     continue

@@ -144,6 +144,30 @@ def test_channel_retries_a_dead_target_until_it_answers():
         channel.stop()
 
 
+def test_a_target_that_fails_unexpectedly_does_not_end_the_channel(caplog):
+    class Buggy:
+        kind = "buggy"
+        attempts = 0
+        delivered = gevent.event.Event()
+
+        def send(self, payload):
+            Buggy.attempts += 1
+            if Buggy.attempts == 1:
+                raise UnicodeError("label empty or too long")  # e.g. an idna host name, not an OSError
+            Buggy.delivered.set()
+
+        def describe(self):
+            return "buggy"
+
+    channel = NotificationChannel(Buggy(), backoff=0.01).start()
+    try:
+        channel.put(PAYLOAD)
+        assert Buggy.delivered.wait(10), "the channel's greenlet died with the first error"
+        assert channel.failures == 1 and channel.sent == 1 and "label empty" in channel.last_error
+    finally:
+        channel.stop()
+
+
 def test_full_channel_drops_the_oldest_without_blocking():
     channel = NotificationChannel(CommandTarget(["true"]), maxsize=3)  # not started: nothing is sent
     for number in range(5):
