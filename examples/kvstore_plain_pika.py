@@ -25,6 +25,7 @@ import time
 import uuid
 
 import pika
+import pika.exceptions
 
 OP_SET, OP_GET, OP_CMD = 0, 1, 9
 T_REQUEST = 3
@@ -69,7 +70,10 @@ def send(url, target, message, timeout=10.0):
                 return json.loads(body)
         return None
     finally:
-        connection.close()
+        try:
+            connection.close()
+        except pika.exceptions.AMQPError:  # Ctrl-C in the middle of a frame leaves nothing to close politely
+            pass
 
 
 def main(argv=None):
