@@ -136,6 +136,8 @@ class BaseStream:
     #: the descriptor readable instead of trying a receive that fails.
     _short_read_drains = False
     _drained = False
+    # connected, writable and open: write()'s one test on its fast path
+    _write_ready = False
 
     def __init__(self, max_buffer_size=None, write_buffer_size=None):
         if max_buffer_size is not None:
@@ -204,6 +206,7 @@ class BaseStream:
         self._read_watcher = self._loop.io(self._fileno, _READ)
         self._write_watcher = self._loop.io(self._fileno, _WRITE)
         self._connected = True
+        self._write_ready = self._can_write
         if self._wbuf:
             self._drain()
 
@@ -470,7 +473,35 @@ class BaseStream:
             self._reader = None
 
     def __iter__(self):
-        return self
+        # a generator, not self: resuming it costs less per line than calling
+        # __next__ (a busy stream's lines are mostly cut from one received chunk)
+        rbuf = self._rbuf
+        while True:
+            data = rbuf._data
+            pos = rbuf._pos
+            if len(data) > pos and data.__class__ is bytes and self._reader is None and not self._closed:
+                limit = self.max_buffer_size
+                find = data.find
+                while True:
+                    end = find(b"\n", pos) + 1
+                    if not end or end - pos > limit:
+                        break
+                    rbuf._scan_key = None
+                    if end == len(data):
+                        rbuf._data = b""
+                        rbuf._pos = 0
+                        yield data[pos:] if pos else data
+                        break
+                    rbuf._pos = end
+                    yield data[pos:end]
+                    # the caller ran between two lines: go on only if nobody else read
+                    if rbuf._data is not data or rbuf._pos != end or self._closed or self._reader is not None:
+                        break
+                    pos = end
+            line = self._read_line(b"\n", None)  # receives, or finds the line that did not fit here
+            if not line:
+                return
+            yield line
 
     def __next__(self):
         # the fast path of _read_line, repeated here: a line held whole in the
@@ -513,7 +544,7 @@ class BaseStream:
             of a :class:`StreamClosedError`.
         """
         wbuf = self._wbuf
-        if data.__class__ is not bytes or self._closed or not self._connected or not self._can_write:
+        if data.__class__ is not bytes or not self._write_ready:
             if self._closed:
                 raise StreamClosedError() from self.error
             if isinstance(data, str):
@@ -644,6 +675,7 @@ class BaseStream:
         if self._closed:
             return
         self._closed = True
+        self._write_ready = False
         if error is not None and self.error is None:
             self.error = error
         self._wbuf.clear()

@@ -128,3 +128,22 @@ def test_take_returns_bytes_and_keeps_the_rest():
     assert len(buf) == 6
     assert buf.take_all() == b" world"
     assert not buf
+
+
+def test_iterating_sees_reads_made_between_its_lines():
+    stream = ChunkStream([b"a\nb\nc\nd\n"])
+    lines = []
+    for line in stream:
+        lines.append(line)
+        if line == b"a\n":
+            lines.append(stream.read_bytes(2))  # the next line, read by hand
+    assert lines == [b"a\n", b"b\n", b"c\n", b"d\n"]
+
+
+def test_an_iteration_left_early_leaves_the_rest_to_the_next_read():
+    stream = ChunkStream([b"a\nb\nc\n", b"d"])
+    for line in stream:
+        assert line == b"a\n"
+        break
+    assert next(stream) == b"b\n"
+    assert list(stream) == [b"c\n", b"d"]
