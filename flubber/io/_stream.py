@@ -104,8 +104,9 @@ class BaseStream:
     stay buffered for the next read.
 
     The stream is also a context manager (closes on exit) and an iterator of
-    lines (``for line in stream``, each ending in ``b"\\n"`` except perhaps
-    the last).
+    lines (``for line in stream`` or ``next(stream)``, each ending in
+    ``b"\\n"`` except perhaps the last; a ``for`` loop may stop and the
+    next read goes on where it stopped).
     """
 
     #: Largest number of received bytes a read may hold while it searches for
@@ -258,7 +259,12 @@ class BaseStream:
             # (a receive now would only fail with EAGAIN)
             self._drained = False
             if not self._wbuf or self._drain(True) is not False:
-                self._wait_readable()
+                watcher = self._read_watcher  # _wait_readable, inline on this path
+                if watcher is None:
+                    raise StreamClosedError() from self.error
+                self._hub.wait(watcher)
+                if self._closed:
+                    raise StreamClosedError() from self.error
         recv = self._recv_some
         size = self.read_chunk_size
         while True:
@@ -498,7 +504,8 @@ class BaseStream:
                     if rbuf._data is not data or rbuf._pos != end or self._closed or self._reader is not None:
                         break
                     pos = end
-            line = self._read_line(b"\n", None)  # receives, or finds the line that did not fit here
+            # no line held whole in a chunk: receive, or find the line the above left
+            line = self._read_held_or_next(b"\n", None)
             if not line:
                 return
             yield line
@@ -562,7 +569,10 @@ class BaseStream:
                 self._wait_written(self.write_buffer_size)
         elif not self._flush_scheduled and not self._write_watcher.active:
             self._flush_scheduled = True
-            self._flusher.add(self)
+            flusher = self._flusher  # flusher.add(self), inline
+            if not flusher._streams:
+                flusher._loop.run_callback(flusher._run)
+            flusher._streams.append(self)
 
     def flush(self, timeout=None):
         """Block until everything written is in the kernel.
