@@ -15,12 +15,12 @@ class SocketStream(BaseStream):
     """A :class:`~flubber.io.BaseStream` over a connected socket."""
 
     _sock = None
-    _short_read_drains = True
 
     def _adopt_socket(self, sock):
         """Take ownership of the connected socket *sock* and mark the stream connected."""
         sock.setblocking(False)
         self._sock = sock
+        self._short_read_drains = True  # a short receive empties a stream socket
         self._recv_some = sock.recv
         self._send_some = sock.send
         self._set_connected(sock.fileno())

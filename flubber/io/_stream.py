@@ -137,7 +137,9 @@ class BaseStream:
     #: the descriptor readable instead of trying a receive that fails.
     _short_read_drains = False
     _drained = False
-    # connected, writable and open: write()'s one test on its fast path
+    # connected and open, and readable / writable: the one test of a read's
+    # and of write()'s fast path
+    _read_ready = False
     _write_ready = False
 
     def __init__(self, max_buffer_size=None, write_buffer_size=None):
@@ -207,6 +209,7 @@ class BaseStream:
         self._read_watcher = self._loop.io(self._fileno, _READ)
         self._write_watcher = self._loop.io(self._fileno, _WRITE)
         self._connected = True
+        self._read_ready = self._can_read
         self._write_ready = self._can_write
         if self._wbuf:
             self._drain()
@@ -421,7 +424,7 @@ class BaseStream:
 
     def _read_held_or_next(self, delimiter, max_bytes):
         """_read_line past its first fast path: receive when empty, else search; the splitter for the rest."""
-        if self._reader is not None or self._closed or not self._connected or not self._can_read:
+        if self._reader is not None or not self._read_ready:
             self._enter_read()  # raises the error that applies
         self._reader = getcurrent()
         try:
@@ -685,7 +688,7 @@ class BaseStream:
         if self._closed:
             return
         self._closed = True
-        self._write_ready = False
+        self._read_ready = self._write_ready = False
         if error is not None and self.error is None:
             self.error = error
         self._wbuf.clear()

@@ -125,10 +125,10 @@ class _TCPStream(SocketStream):
     def _adopt_tls(self, tls_socket):
         """Take over a TLS socket whose handshake is done: reads and writes go through it."""
         self._tls = tls_socket
-        # a short read from TLS may leave decrypted bytes in the TLS layer that
-        # the socket does not show as readable: always try the receive first
-        self._short_read_drains = False
         self._adopt_socket(tls_socket)
+        # a short read from TLS may leave decrypted bytes in the TLS layer that
+        # the socket does not show as readable: the receive is always tried first
+        self._short_read_drains = False
         self._recv_some = _would_block(tls_socket.recv)
         self._send_some = _would_block(tls_socket.send)
 
