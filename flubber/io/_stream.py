@@ -53,7 +53,9 @@ class _Flusher:
     """Sends what the streams of one hub wrote at the end of the hub's turn.
 
     One loop callback per turn serves every stream written in it (a callback
-    per written stream cost more than the send it was for).
+    per written stream cost more than the send it was for). A stream adds
+    itself to ``_streams`` in :meth:`BaseStream.write` and schedules
+    :meth:`_run` when the list was empty.
     """
 
     __slots__ = ("_loop", "_streams")
@@ -61,13 +63,6 @@ class _Flusher:
     def __init__(self, loop):
         self._loop = loop
         self._streams = []
-
-    def add(self, stream):
-        """Flush *stream* at the end of this turn of the hub."""
-        streams = self._streams
-        if not streams:
-            self._loop.run_callback(self._run)
-        streams.append(stream)
 
     def _run(self):
         streams, self._streams = self._streams, []
