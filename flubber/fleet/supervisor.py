@@ -92,17 +92,23 @@ class NodeProcess:
         # the child, so the start runs in a greenlet of its own that terminate() waits for.
         self._end_when_started = None
         self._spawning = gevent.spawn(self._popen)
-        self.process = self._spawning.get()
+        started = self._spawning.get()
         self._spawning = None
+        if isinstance(started, OSError):  # no program, no log file: raised here, not printed by gevent
+            raise started
+        self.process = started
         self.started_at = time.time()
 
     def _popen(self):
-        with open(self.log_path, "ab") as output:
-            output.write(("---- %s starting %s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"), " ".join(self.command)))
-                         .encode())
-            output.flush()
-            process = gevent.subprocess.Popen(self.command, stdout=output, stderr=gevent.subprocess.STDOUT,
-                                              stdin=gevent.subprocess.DEVNULL, start_new_session=True)
+        try:
+            with open(self.log_path, "ab") as output:
+                output.write(("---- %s starting %s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"),
+                                                         " ".join(self.command))).encode())
+                output.flush()
+                process = gevent.subprocess.Popen(self.command, stdout=output, stderr=gevent.subprocess.STDOUT,
+                                                  stdin=gevent.subprocess.DEVNULL, start_new_session=True)
+        except OSError as exc:
+            return exc
         if self._end_when_started is not None:  # terminate() ran inside this start (a signal handler)
             self._end(process, self._end_when_started)
         return process
@@ -110,7 +116,16 @@ class NodeProcess:
     def supervise(self, on_change):
         """Run the child and start it again whenever it exits (the greenlet of this node)."""
         while True:
-            self.spawn()
+            try:
+                self.spawn()
+            except OSError as exc:  # the supervisor keeps trying, as for a child that exits at once
+                log.error("cannot start node %s (%s): %s; trying again in %g s", self.name, " ".join(self.command),
+                          exc, self._delay)
+                on_change()
+                gevent.sleep(self._delay)
+                self._delay = min(self._delay * 2, self.max_backoff)
+                self.restarts += 1
+                continue
             on_change()
             self.last_exit = self.process.wait()
             ran = time.time() - self.started_at
@@ -138,6 +153,8 @@ class NodeProcess:
                 self._end_when_started = grace
                 return None
             process = spawning.value
+            if isinstance(process, OSError):  # the start failed: nothing to end
+                return None
         return self._end(process, grace)
 
     def _end(self, process, grace):

@@ -122,3 +122,19 @@ def test_a_stop_while_a_child_is_being_started_leaves_no_child_behind(tmp_path):
     gevent.sleep(0)  # the supervising greenlet forks the child and waits for its exec: stop now
     supervisor.stop()
     wait_for(lambda: not _processes_with(marker), timeout=10)
+
+
+def test_a_node_that_cannot_be_started_is_tried_again_and_said_so(tmp_path, caplog):
+    import gevent
+
+    (tmp_path / "one.yaml").write_text("name: one\n")
+    missing = [str(tmp_path / "no-such-program")]
+    supervisor = FleetSupervisor(str(tmp_path), grace=5, backoff=0.01, command=lambda path: missing).start()
+    try:
+        node = supervisor.nodes[0]
+        with gevent.Timeout(30):
+            while node.restarts < 2:  # its greenlet lives on and tries again, with back-off
+                gevent.sleep(0.01)
+        assert "cannot start node one" in caplog.text and "no-such-program" in caplog.text
+    finally:
+        supervisor.stop()
