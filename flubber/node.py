@@ -48,20 +48,18 @@ it, ``share`` serves it to PyVISA and other clients (the keys are in
 With both a ``driver`` and an ``address``, the driver gets the
 :class:`~flubber.instruments.LineInstrument` as its ``instrument`` argument.
 """
+import functools
 import inspect
 import logging
-import math
 import time
 
 import gevent
 
 from flubber._config import Where, suggest
 from flubber._lifecycle import Service
-from flubber.instruments import InstrumentError, InstrumentShare
-from flubber.io import StreamError
-from flubber.kvstore import (
-    OP_SET, AMQPRoutingKeyError, ConfigError, HardwareError, InvalidValue, KVStore, KVStoreKey, NodeServer, Request,
-)
+from flubber._node_instruments import Instrument, LinePorts, run_every
+from flubber._node_parts import PushSetter, make_alarm_board, make_logger, make_web
+from flubber.kvstore import AMQPRoutingKeyError, ConfigError, KVStore, KVStoreKey, NodeServer
 from flubber.nodefile import NODE_SECTIONS, check_lab_sections, load_lab_config, parse_lab_config, write_tokens
 
 __all__ = ["LabNode", "Instrument", "UnknownKeyError", "NODE_SECTIONS", "load_lab_config"]
@@ -73,106 +71,6 @@ class UnknownKeyError(LookupError):
     """Raised by :meth:`LabNode.key` and :meth:`LabNode.value` (so by a driver
     reading a key) for an address that names no KV key of the node; the
     message lists the keys and the closest one."""
-
-
-def _accepts(function, name):
-    try:
-        parameters = inspect.signature(function).parameters
-    except (TypeError, ValueError):
-        return False
-    return name in parameters or any(p.kind == p.VAR_KEYWORD for p in parameters.values())
-
-
-class Instrument:
-    """One scheduled reading: a driver, how often, and where its value goes.
-
-    Built from an ``instruments`` entry by :class:`LabNode`.
-    """
-
-    def __init__(self, name, driver=None, interval=1.0, args=None, key=None, codename=None, log=True, line=None,
-                 unit=None):
-        #: The instrument's name.
-        self.name = name
-        #: The line-instrument settings of the entry (:class:`~flubber.instruments.config.LineSettings`), or None.
-        self.line = line
-        #: The :class:`~flubber.instruments.LineInstrument` of the address while the node runs, else None.
-        self.line_instrument = None
-        #: The callable returning a reading (a driver class is instantiated once).
-        self.driver = driver
-        #: Seconds between readings.
-        self.interval = interval
-        #: Keyword arguments of the driver (or of its class).
-        self.args = dict(args or {})
-        #: Name (or address) of the KV key its value is set on.
-        self.key = key or name
-        #: Codename on the pull socket and in the logger.
-        self.codename = codename or name
-        #: Whether readings go to the logger.
-        self.log = log
-        #: Readings taken so far.
-        self.readings = 0
-        #: Failed readings so far.
-        self.errors = 0
-        #: Failed readings since the last good one.
-        self.failing = 0
-        #: The last reading, or None.
-        self.last_value = None
-        #: The last error message, or None.
-        self.last_error = None
-        #: Wall-clock time of the last reading, or None.
-        self.last_time = None
-        #: Unit of the readings (the ``unit`` option, else the driver's ``unit`` attribute), or None.
-        self.unit = unit or getattr(driver, "unit", None)
-        self._unit_given = unit is not None
-        self._read = None
-
-    @property
-    def address(self):
-        """The instrument's address text, or None for a driver without one."""
-        return self.line.address.text if self.line is not None else None
-
-    def bind(self, node, line_instrument=None):
-        """Prepare the driver for *node* (instantiate a class, pass ``node`` when accepted).
-
-        *line_instrument* is the LineInstrument of the entry's address: read
-        with the entry's query, or handed to the driver as ``instrument``.
-        """
-        self.line_instrument = line_instrument
-        if self.driver is None:
-            query, parse = self.line.query, self.line.parse
-            self._read = lambda: line_instrument.query_float(query, parse)
-            return
-        args = dict(self.args)
-        if line_instrument is not None:
-            args["instrument"] = line_instrument
-        if inspect.isclass(self.driver):
-            if _accepts(self.driver.__init__, "node"):
-                args["node"] = node
-            instance = self.driver(**args)
-            if not self._unit_given:
-                self.unit = getattr(instance, "unit", self.unit)
-            if not callable(instance):
-                raise ConfigError("instrument %r: an instance of driver class %s is not callable; give the "
-                                  "class a __call__ method that returns a reading"
-                                  % (self.name, self.driver.__name__))
-            self._read = instance
-        else:
-            if _accepts(self.driver, "node"):
-                args["node"] = node
-            self._read = lambda: self.driver(**args)
-
-    def read(self):
-        """Take one reading (a finite number).
-
-        :raises TypeError: the driver returned something else than a number.
-        :raises ValueError: it returned NaN or an infinity (a KV key refuses them; counted as a failed reading).
-        """
-        value = self._read()
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError("driver of %r returned %r; a reading must be a number" % (self.name, value))
-        if not math.isfinite(value):
-            raise ValueError("driver of %r returned %r; a reading must be a finite number" % (self.name, value))
-        return value
 
 
 class LabNode(Service):
@@ -230,7 +128,9 @@ class LabNode(Service):
         self._logger_settings = sections.logger
         self._alarm_listener = None
         #: The :class:`~flubber.alarms.AlarmBoard` of the ``alarms`` section (None without one).
-        self.alarms = self._build_alarms(sections) if sections.alarms else None
+        self.alarms = None
+        if sections.alarms:
+            self.alarms = make_alarm_board(self.kv, sections, set(self.codenames), self.value, self._clock)
         self._web_settings = sections.web
         #: The pull socket while running (or None).
         self.pull_socket = None
@@ -244,14 +144,20 @@ class LabNode(Service):
         self.unlogged_spool = None
         #: Points the logger could not store before it stopped (set by :meth:`stop`).
         self.unlogged = 0
-        #: The :class:`~flubber.instruments.LineInstrument` of each address while running, by address text.
-        self.line_instruments = {}
-        #: The :class:`~flubber.instruments.InstrumentShare` of each ``share:`` while running.
-        self.shares = []
-        self._on_set_keys = []
+        self._lines = LinePorts()
         self._greenlets = []
         self.started_at = None
         self.kv.info_sources.append(self._info)
+
+    @property
+    def line_instruments(self):
+        """The :class:`~flubber.instruments.LineInstrument` of each address while running, by address text."""
+        return self._lines.by_address
+
+    @property
+    def shares(self):
+        """The :class:`~flubber.instruments.InstrumentShare` of each ``share:`` while running."""
+        return self._lines.shares
 
     def _info(self):
         """What a ping adds to the KV node's info: instruments, points logged, the web page."""
@@ -283,34 +189,6 @@ class LabNode(Service):
             stores = list(self.kv.stores.values())
             store = stores[0] if stores else self.kv.add_store(KVStore(name="instruments"))
             store.add_endpoint(KVStoreKey(name=address))
-
-    def _build_alarms(self, sections):
-        """The alarm board, its history table (beside the logger's) and its KV store ``alarms``."""
-        from flubber.alarms import AlarmBoard, AlarmHistory, AlarmsStore  # only nodes with alarms load them
-
-        read = {instrument.codename for instrument in self.instruments}
-        samplers = {name: self._sampler(name) for name in sections.alarms if name not in read}
-        history = None
-        if sections.logger is not None:
-            history = AlarmHistory(sections.logger["url"], node=self.kv.name)
-        board = AlarmBoard(self.kv.name, sections.alarms, channels=sections.notify, history=history,
-                           publish=self._publish_alarm, samplers=samplers, clock=self._clock)
-        self.kv.add_store(AlarmsStore(board))
-        return board
-
-    def _sampler(self, address):
-        def sample():
-            value = self.value(address)
-            return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-        return sample
-
-    def _publish_alarm(self, change):
-        """Send an alarm change as a dripline alert ``alarm.NODE.NAME`` (the AMQP transport publishes it)."""
-        from flubber.kvstore import Alert
-
-        self.kv.send_alert(Alert("alarm.%s.%s" % (self.kv.name, change.alarm.name),
-                                 dict(change.snapshot, node=self.kv.name, time=change.time),
-                                 unixtime=change.time, name="alarm." + change.alarm.name))
 
     def _check_key_args(self, index, instrument):
         """Refuse a driver argument declared in its ``key_args`` that names no key of this node."""
@@ -388,12 +266,13 @@ class LabNode(Service):
             self._start_logger()
             self._start_sockets()
             self.server.start()
-            self._start_line_instruments()
+            self._lines.start(self.instruments, self.key, self.value)
             if self.alarms is not None:
                 self.alarms.start()
             for instrument in self.instruments:
                 instrument.bind(self, self.line_instruments.get(instrument.address))
-                self._greenlets.append(gevent.spawn(self._run_instrument, instrument))
+                self._greenlets.append(gevent.spawn(run_every, instrument.interval, self._clock,
+                                                    functools.partial(self._read_once, instrument)))
             self._start_web()
         except BaseException:
             self._stop(None)
@@ -401,33 +280,18 @@ class LabNode(Service):
         self.started_at = self._clock()
 
     def _start_logger(self):
-        settings = self._logger_settings
         codenames = [instrument.codename for instrument in self.instruments if instrument.log]
-        if settings is None or not codenames:
-            return
-        from flubber.loggers import ContinuousLogger  # only nodes that log need the database layer
-
-        options = {key: settings[key] for key in ("spool", "max_queue") if settings.get(key) is not None}
-        self.logger = ContinuousLogger(
-            settings["table"], settings.get("username"), settings.get("password"), codenames,
-            url=settings["url"], create_tables=bool(settings.get("create_tables")),
-            start_timeout=self.logger_start_timeout, **options)
-        self.logger.start()
+        self.logger = make_logger(self._logger_settings, codenames, self.logger_start_timeout)
+        if self.logger is not None:
+            self.logger.start()
 
     def _start_web(self):
         settings = self._web_settings
         if settings is None:
             return
-        from flubber.web import WebServer  # only nodes with a page load the web layer
-
         logger = self._logger_settings
         series = (logger["url"], logger["table"]) if self.logger is not None else None
-        self.web = WebServer(self, host=settings["host"], port=settings["port"], writable=settings["writable"],
-                             tokens=write_tokens(self.config), series=series)
-        if self.alarms is not None:
-            from flubber.alarms.web import attach
-
-            self._alarm_listener = attach(self.web, self.alarms)
+        self.web, self._alarm_listener = make_web(self, settings, write_tokens(self.config), series, self.alarms)
         self.web.start()
 
     def _start_sockets(self):
@@ -441,133 +305,27 @@ class LabNode(Service):
         push = self._push_settings
         if push is not None:
             self.push_socket = DataPushSocket(push["name"], port=push["port"], action="callback_direct",
-                                              callback=self._on_push, host=push["host"])
+                                              callback=PushSetter(self.kv, push["writable"]),
+                                              host=push["host"])
             self.push_socket.start()
-
-    def _start_line_instruments(self):
-        """Start one LineInstrument per address, the shares, and the on_set writes."""
-        for instrument in self.instruments:
-            line = instrument.line
-            if line is None:
-                continue
-            address = line.address.text
-            if address not in self.line_instruments:
-                self.line_instruments[address] = line.make_instrument(instrument.name).start()
-            line_instrument = self.line_instruments[address]
-            if line.share is not None:
-                share = InstrumentShare(line_instrument, host=line.share["host"], port=line.share["port"],
-                                        lock_timeout=line.share["lock_timeout"])
-                try:
-                    share.start()
-                except StreamError as exc:
-                    raise type(exc)("share of %s on %s:%s: %s" % (address, share.host, share.port, exc),
-                                    errno=exc.errno) from exc
-                self.shares.append(share)
-            if line.on_set is not None:
-                self._hook_on_set(self.key(line.on_set["key"]), line_instrument, line.on_set["write"])
-
-    def _hook_on_set(self, key, line_instrument, template):
-        """Make a set of *key* write ``template.format(value=...)`` to the instrument first."""
-        store_value = key.on_set
-
-        def on_set(value):
-            line = template.format(value=value)
-            if "\n" in line or "\r" in line:  # a value may not add lines of its own to the instrument
-                raise InvalidValue("key %s was not set: %r would not be one line to %s; send a value without "
-                                   "line breaks" % (key.name, line, line_instrument.name))
-            try:
-                line_instrument.write(line)
-            except InstrumentError as exc:
-                raise HardwareError("key %s was not set: %s" % (key.name, exc)) from exc
-            except ValueError as exc:  # not in the instrument's encoding
-                raise InvalidValue("key %s was not set: %s" % (key.name, exc)) from None
-            return store_value(value)
-
-        key.on_set = on_set
-        self._on_set_keys.append(key)
-        current = self.value(key.name)
-        if current is not None:  # the instrument starts at the key's value, so both agree
-            self._greenlets.append(gevent.spawn(self._write_initial, line_instrument, template.format(value=current)))
-
-    @staticmethod
-    def _write_initial(line_instrument, line):
-        try:
-            line_instrument.write(line)
-        except InstrumentError as exc:
-            log.warning("%s: could not write the initial %r: %s", line_instrument.name, line, exc)
 
     @property
     def push_writable(self):
         """The keys the push socket may set (``sockets.push.writable``); empty without a push socket."""
         return list(self._push_settings["writable"]) if self._push_settings is not None else []
 
-    def _on_push(self, data):
-        """Set the KV keys named in pushed *data* (``{"setpoint": 40}``), as dripline sets would.
-
-        Only the keys of ``sockets.push.writable`` may be pushed; each value
-        goes through the key's checks and its lock exactly as a set over TCP
-        or AMQP. Every key is checked before any is set: a refusal
-        (:class:`~flubber.sockets.PushRefused`, an ``ERROR#`` reply) changes
-        nothing.
-        """
-        from flubber.sockets import PushRefused  # loaded with the push socket already
-
-        writable = self._push_settings["writable"]
-        planned = []
-        for address, value in data.items():
-            try:
-                endpoint, specifier = self.kv.resolve(address)
-            except AMQPRoutingKeyError:
-                raise PushRefused("no key %r on node %s" % (address, self.kv.name)) from None
-            if specifier or not isinstance(endpoint, KVStoreKey):
-                raise PushRefused("%r is not a key; the push socket sets keys by name" % (address,))
-            if endpoint.name not in writable and endpoint.address not in writable:
-                raise PushRefused("key %s is not writable through the push socket; writable: %s (sockets.push "
-                                  "writable in the node file)" % (endpoint.name, ", ".join(writable) or "none"))
-            if endpoint.is_locked:
-                raise PushRefused("key %s is locked (cmd %s lock); the push socket has no lockout key: set it "
-                                  "with flubber set --lockout-key, or unlock it" % (endpoint.name, endpoint.name))
-            try:
-                endpoint.rule.check(value)
-            except InvalidValue as exc:
-                raise PushRefused(str(exc)) from None
-            planned.append((endpoint.address, value))
-        for address, value in planned:
-            reply = self.kv.handle(Request(address, OP_SET, {"values": [value]}))
-            if not reply.ok:
-                raise PushRefused("%s: %s" % (address, reply.return_msg))
-        return sorted(data)
-
-    def _run_instrument(self, instrument):
-        next_time = self._clock()
-        while True:
-            self._read_once(instrument)
-            next_time += instrument.interval
-            delay = next_time - self._clock()
-            if delay < 0:  # the driver took longer than the interval: skip, do not pile up
-                next_time = self._clock()
-                delay = 0
-            gevent.sleep(delay)
-
     def _read_once(self, instrument):
+        """Take one reading of *instrument* and send it to its KV key, alarm, pull socket and logger."""
         try:
             value = instrument.read()
         except Exception as exc:  # a failing instrument is reported and read again next time
-            instrument.errors += 1
-            instrument.last_error = "%s: %s" % (type(exc).__name__, exc)
-            if instrument.errors in (1, 10, 100) or instrument.errors % 1000 == 0:
-                log.warning("instrument %s failed (%d so far): %s", instrument.name, instrument.errors,
-                            instrument.last_error)
-            instrument.failing += 1
+            instrument.record_failure(exc)
             if self.alarms is not None and instrument.failing >= self.failures_before_invalid:
                 self.alarms.fail(instrument.codename, "%s failed %d times in a row: %s"
                                  % (instrument.name, instrument.failing, instrument.last_error))
             return
         now = self._clock()
-        instrument.readings += 1
-        instrument.last_value = value
-        instrument.last_time = now
-        instrument.failing = 0
+        instrument.record_reading(value, now)
         if self.alarms is not None:
             self.alarms.update(instrument.codename, value, now)
         self.key(instrument.key).set_value(value)
@@ -599,15 +357,7 @@ class LabNode(Service):
                 self.alarms.listeners.remove(self._alarm_listener)
         greenlets, self._greenlets = self._greenlets, []
         gevent.killall(greenlets)
-        shares, self.shares = self.shares, []
-        for share in shares:
-            share.stop()
-        keys, self._on_set_keys = self._on_set_keys, []
-        for key in keys:
-            key.__dict__.pop("on_set", None)  # the class's on_set again
-        line_instruments, self.line_instruments = self.line_instruments, {}
-        for line_instrument in line_instruments.values():
-            line_instrument.stop()
+        self._lines.stop()
         for instrument in self.instruments:
             instrument.line_instrument = None
         for attribute in ("pull_socket", "push_socket"):
