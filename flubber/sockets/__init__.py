@@ -53,11 +53,11 @@ from flubber.sockets._protocol import (
     PUSH_RET,
     TYPE_FROM_STRING,
     UNKNOWN_COMMAND,
-    PullProtocol,
-    PushProtocol,
     bool_translate,
     validate_codenames,
 )
+from flubber.sockets._pull_protocol import PullProtocol
+from flubber.sockets._push_protocol import PushProtocol
 from flubber.sockets._status import DATA
 from flubber.sockets._status import PORTS as _PORTS
 from flubber.sockets._status import SystemStatus

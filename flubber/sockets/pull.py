@@ -15,7 +15,7 @@ any PyExpLabSys client on the network can then ask for them::
 :class:`DateDataPullSocket` serves values as a function of time (port
 9000); :class:`DataPullSocket` serves x, y data (port 9010). The commands
 they answer are listed in :mod:`flubber.sockets` and built by
-:class:`~flubber.sockets._protocol.PullProtocol`; this module only moves
+:class:`~flubber.sockets.PullProtocol`; this module only moves
 the datagrams. Requests are answered in the gevent hub, one non-blocking
 ``sendto`` each, so serving never needs a greenlet per request.
 
@@ -25,7 +25,7 @@ process runs gevent. A script that keeps its own threads and
 """
 import logging
 
-from flubber.sockets._protocol import PullProtocol
+from flubber.sockets._pull_protocol import PullProtocol
 from flubber.sockets._status import full_status
 from flubber.sockets._transport import UDPSocketBase
 

@@ -16,7 +16,7 @@ request is stored (:attr:`DataPushSocket.last`,
                        data is then forgotten: last and updated unchanged)
 
 A request the socket cannot use gets ``ERROR#<why>``. The parsing and the
-reply formats live in :class:`~flubber.sockets._protocol.PushProtocol`.
+reply formats live in :class:`~flubber.sockets.PushProtocol`.
 
 Requests are handled in order by one worker greenlet per socket (the
 callback may block cooperatively, e.g. talk to an instrument); the hub only
@@ -38,7 +38,8 @@ import gevent
 import gevent.queue
 
 from flubber.sockets._exceptions import PushRefused, SocketConfigurationError
-from flubber.sockets._protocol import PUSH_ACTIONS, PushProtocol
+from flubber.sockets._protocol import PUSH_ACTIONS
+from flubber.sockets._push_protocol import PushProtocol
 from flubber.sockets._status import full_status
 from flubber.sockets._transport import UDPSocketBase
 
