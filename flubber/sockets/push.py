@@ -92,7 +92,8 @@ class DataPushSocket(UDPSocketBase):
     :raises PortInUseError: when the port is taken. Nothing is left behind.
     """
 
-    #: Requests that may wait for the worker greenlet; more get ``ERROR#busy``.
+    #: Requests that may wait for the worker greenlet; more get ``ERROR#busy``. With
+    #: ``callback_async``, also the data that may wait for the callback; more get ``ERROR#``.
     max_pending_requests = 1024
     #: Seconds :meth:`stop` lets ``callback_async`` finish queued data.
     stop_timeout = 1.0
@@ -113,8 +114,8 @@ class DataPushSocket(UDPSocketBase):
         self._queue = None
         if action == "enqueue":
             self._queue = gevent.queue.Queue() if queue is None else queue
-        elif action == "callback_async":
-            self._queue = gevent.queue.Queue()
+        elif action == "callback_async":  # bounded: a flood faster than the callback gets ERROR# replies
+            self._queue = gevent.queue.Queue(self.max_pending_requests)
         self._requests = gevent.queue.Queue()
         self._worker = None
         self._callback_greenlet = None
@@ -176,7 +177,10 @@ class DataPushSocket(UDPSocketBase):
             worker.kill(block=False)
         callbacks, self._callback_greenlet = self._callback_greenlet, None
         if callbacks is not None and callbacks is not current:
-            self._queue.put(_STOP)
+            try:  # the queue is bounded: a hung callback with a full queue must not hold stop()
+                self._queue.put(_STOP, timeout=self.stop_timeout)
+            except gevent.queue.Full:
+                pass
             callbacks.join(self.stop_timeout)
             callbacks.kill(block=False)
             left = [item for item in _drain(self._queue) if item is not _STOP]

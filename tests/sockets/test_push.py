@@ -102,6 +102,24 @@ def test_callback_async_calls_back_in_order_in_a_greenlet(make_socket, udp):
     assert got == [{"i": index} for index in range(5)]
 
 
+def test_callback_async_data_waiting_for_a_slow_callback_is_bounded(make_socket, udp):
+    # a flood of datagrams faster than the callback grew the callback queue without bound
+    release = gevent.event.Event()
+
+    class Small(DataPushSocket):
+        max_pending_requests = 3
+
+    sock = make_socket(Small, "cb", action="callback_async", callback=lambda data: release.wait())
+    peer = udp(sock.port)
+    replies = [peer.ask('json_wn#{"i": %d}' % index) for index in range(6)]
+    assert replies[:4] == [b"ACK#{'i': %d}" % index for index in range(4)]  # one in the callback, 3 waiting
+    assert all(reply.startswith(b"ERROR#the queue did not take the data (Full)") for reply in replies[4:])
+    sock.stop_timeout = 0.1
+    with gevent.Timeout(10):  # the callback hangs and the queue is full: stop() still returns
+        sock.stop()
+    release.set()
+
+
 def test_callback_async_survives_a_failing_callback(make_socket, udp):
     got = []
 
