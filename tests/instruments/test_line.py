@@ -15,6 +15,7 @@ from flubber.instruments import (
 )
 from flubber.io import TCPServer
 from tests.ports import refused_port
+from tests.sync import wait_until
 
 from .conftest import LISTEN
 
@@ -189,7 +190,7 @@ def test_lock_keeps_other_greenlets_waiting_until_released(simulator, make_instr
 
     greenlets = [gevent.spawn(holder), gevent.spawn(other)]
     locked.wait(5)
-    gevent.sleep(0)  # let the other greenlet queue its request
+    wait_until(lambda: meter.status()["waiting"] == 1, what="the other greenlet's request in the queue")
     assert meter.holder == "holder" and meter.status()["waiting"] == 1
     go_on.set()
     gevent.joinall(greenlets, raise_error=True)

@@ -3,6 +3,7 @@ import gevent
 import pytest
 
 from flubber.kvstore import BroadcastRule, KVStore, KVStoreKey, QueueSink
+from tests.sync import wait_until
 
 
 @pytest.fixture
@@ -187,7 +188,8 @@ def test_single_schedule_reads_once_after_the_delay(sink):
     key.max_single_schedules = 1
     key.single_schedule(0.01)
     assert sink.get(timeout=5).payload == {"value_raw": 5}
-    gevent.sleep(0)  # the read is done: it no longer counts against max_single_schedules
+    # once its greenlet ends, the done read no longer counts against max_single_schedules
+    wait_until(lambda: not key._singles, what="the done single schedule to leave the waiting ones")
     key.single_schedule(0.01)
     assert sink.get(timeout=5).payload == {"value_raw": 5}
 

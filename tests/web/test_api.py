@@ -57,9 +57,15 @@ def web(node, tmp_path):
     server.stop()
 
 
+def _live_row(web, row_id):
+    """The row *row_id* of the page's live values, with its history."""
+    return next(row for row in web.live.snapshot(history=True)["rows"] if row["id"] == row_id)
+
+
 def test_values_lists_every_codename_and_key_with_unit_time_and_history(node, web):
     wait_until(lambda: node.instruments[0].readings >= 5, timeout=20)
-    gevent.sleep(0.2)
+    wait_until(lambda: len(_live_row(web, "codename:temperature")["history"]) >= 2, timeout=20,
+               what="two temperature samples in the page's history")
     status, body = _http.get_json(web.address, "/api/values")
     assert status == 200 and body["node"] == "lab" and body["writable"] is True
     rows = {row["id"]: row for row in body["rows"]}

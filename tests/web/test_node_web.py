@@ -3,13 +3,13 @@ import re
 import subprocess
 import sys
 
-import gevent
 import gevent.socket
 import pytest
 
 from flubber.kvstore import ConfigError
 from flubber.node import LabNode
 from flubber.nodefile import write_tokens
+from tests.sync import wait_until
 from tests.web import _http
 
 pytestmark = pytest.mark.timeout(60)
@@ -41,7 +41,8 @@ def test_the_node_starts_and_stops_its_page():
     node = LabNode.from_dict(_data(web={"host": "127.0.0.1", "port": 0, "writable": ["setpoint"]})).start()
     try:
         assert node.web.running and node.status()["web"] == node.web.url
-        gevent.sleep(0.3)
+        wait_until(lambda: node.web.live.snapshot()["rows"][0]["value"] is not None, timeout=30,
+                   what="a temperature reading on the page")
         status, body = _http.get_json(node.web.address, "/api/values")
         rows = {row["id"]: row for row in body["rows"]}
         assert rows["codename:temperature"]["unit"] == "K"             # the node file's unit wins
