@@ -80,6 +80,9 @@ class KVStoreKey(Endpoint):
         "log_interval", "schedule_status", "logging_status",
     }
 
+    #: Shortest ``schedule_interval`` accepted (seconds; 0 is no schedule): a shorter one, set over
+    #: the network, would read and broadcast the key in a loop that takes the node's CPU.
+    min_schedule_interval = 0.01
     #: Single reads (:meth:`single_schedule`) that may wait at once; a further one is refused (304).
     max_single_schedules = 100
 
@@ -308,7 +311,11 @@ class KVStoreKey(Endpoint):
 
     @schedule_interval.setter
     def schedule_interval(self, value):
-        self._schedule_interval = to_seconds(value, "schedule_interval")
+        interval = to_seconds(value, "schedule_interval")
+        if 0 < interval < self.min_schedule_interval:
+            raise InvalidValue("schedule_interval must be 0 (no schedule) or at least %g s, got %r"
+                               % (self.min_schedule_interval, value))
+        self._schedule_interval = interval
         if self.schedule_status:
             self._stop_loop()
             if self._schedule_interval > 0:

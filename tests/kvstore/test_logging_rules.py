@@ -194,6 +194,21 @@ def test_single_schedule_reads_once_after_the_delay(sink):
     assert sink.get(timeout=5).payload == {"value_raw": 5}
 
 
+@pytest.mark.parametrize("interval", [1e-9, 0.001, "1e-6"])
+def test_a_schedule_interval_below_the_minimum_is_refused_and_the_old_one_stays(interval):
+    # set over the network, 1e-9 read and broadcast the key in a loop that took the node's CPU
+    from flubber.kvstore import InvalidValue, OP_SET, Request
+
+    key = KVStoreKey(name="sensor", initial_value=5, schedule_interval=1)
+    KVStore(name="kv", endpoints=[key])
+    reply = key.handle(Request("sensor.schedule_interval", OP_SET, {"values": [interval]}), "schedule_interval")
+    assert reply.retcode == InvalidValue.retcode and "at least 0.01 s" in reply.return_msg
+    assert key.schedule_interval == 1
+    key.schedule_interval = 0  # 0 still means no schedule
+    with pytest.raises(Exception, match="at least 0.01 s"):
+        KVStoreKey(name="fast", schedule_interval=0.001)
+
+
 def test_single_schedules_waiting_at_once_are_bounded():
     # each one is a greenlet waiting for its delay: a client repeating cmd KEY.single_schedule 1e8 grew the
     # node's memory without bound
