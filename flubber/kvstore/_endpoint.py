@@ -342,7 +342,7 @@ class Endpoint:
         """
         msgop = request.msgop
         payload = request.payload
-        values = payload.get("values", [])
+        values = payload.get("values") or []  # absent or null: no values
         if msgop == OP_GET:
             if self._lockout_key is not None or request.lockout_key:
                 self._check_lockout(request, None)

@@ -86,6 +86,21 @@ def test_missing_payload_means_empty():
     assert decode_request(b'{"msgop": 1, "target": "a", "payload": null}').payload == {}
 
 
+@pytest.mark.parametrize("target", ["sp.ping", "sp.lock", "kv"])
+def test_null_values_mean_no_values(target, caplog):
+    # {"values": null} in a cmd was a 999 and a logged traceback per request
+    from flubber.kvstore import KVNode, KVStore, KVStoreKey
+
+    def answer(payload):  # each on a node of its own (a lock stays)
+        node = KVNode("lab", [KVStore(name="kv", endpoints=[KVStoreKey(name="sp", initial_value=1)])])
+        return json.loads(node.handle_message(json.dumps({"msgop": OP_CMD, "target": target,
+                                                          "payload": payload}).encode()))
+
+    reply, plain = answer({"values": None}), answer({})
+    assert reply["retcode"] == plain["retcode"] != UnhandledError.retcode, reply["return_msg"]
+    assert not [record for record in caplog.records if record.exc_info], "a traceback was logged"
+
+
 @pytest.mark.parametrize("data, cls", [
     (b"", DecodingError), (b"{", DecodingError), (b"\x80", DecodingError), (b"1", DecodingError),
     (b"[" * 100000, DecodingError), (b'{"msgop": 1}', DecodingError), (b'{"msgop": [], "target": "a"}', DecodingError),
