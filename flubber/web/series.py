@@ -53,12 +53,24 @@ class SeriesQuery:
         self.format = fmt
 
 
+#: The latest time a query may name (9999-12-31 23:59:59 UTC): later ones cannot be compared in a database.
+MAX_TIME = 253402300799.0
+
+
 def parse_time(text, now, name):
     """Return unix seconds for *text*: a unix time (``1764612000.5``), a duration
-    before *now* (``10m``, ``2h``, ``1d``, ``90``), or ``now``.
+    before *now* (``10m``, ``2h``, ``1d``, ``90``), or ``now``; between 1970 and 9999.
 
     A plain number below 10**9 is a duration in seconds, larger ones are unix times.
     """
+    seconds = _parse_time(text, now, name)
+    if not 0 <= seconds <= MAX_TIME:
+        raise BadQuery("%s=%s is out of range; give a time from 1970 to 9999 (unix seconds up to %d)"
+                       % (name, text.strip(), MAX_TIME))
+    return seconds
+
+
+def _parse_time(text, now, name):
     text = text.strip()
     if text == "now":
         return now

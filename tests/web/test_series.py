@@ -38,6 +38,8 @@ def test_since_and_until_take_unix_times_durations_and_now():
     ({"codename": "a", "max_points": "1"}, "max_points must be from 2"),
     ({"codename": "a", "max_points": "lots"}, "not a whole number"),
     ({"codename": "a", "format": "xml"}, "format=json or format=csv"),
+    ({"codename": "a", "until": "1e20"}, "until=1e20 is out of range"),     # was a 500 and a logged traceback
+    ({"codename": "a", "since": "1e12", "until": "1e308"}, "is out of range"),
     ({"codename": ",".join("c%d" % i for i in range(40))}, "at most"),
 ])
 def test_a_bad_query_says_what_to_send(params, phrase):
