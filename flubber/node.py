@@ -59,7 +59,7 @@ from flubber._config import Where, suggest
 from flubber._lifecycle import Service
 from flubber._node_instruments import Instrument, LinePorts, run_every
 from flubber._node_parts import PushSetter, make_alarm_board, make_logger, make_web
-from flubber.kvstore import AMQPRoutingKeyError, ConfigError, KVStore, KVStoreKey, NodeServer
+from flubber.kvstore import AMQPRoutingKeyError, ConfigError, DriplineError, KVStore, KVStoreKey, NodeServer
 from flubber.nodefile import NODE_SECTIONS, check_lab_sections, load_lab_config, parse_lab_config, write_tokens
 
 __all__ = ["LabNode", "Instrument", "UnknownKeyError", "NODE_SECTIONS", "load_lab_config"]
@@ -328,7 +328,10 @@ class LabNode(Service):
         instrument.record_reading(value, now)
         if self.alarms is not None:
             self.alarms.update(instrument.codename, value, now)
-        self.key(instrument.key).set_value(value)
+        try:
+            self.key(instrument.key).set_value(value)
+        except DriplineError as exc:  # the key refuses it (type, min, max): an error, the measurement goes on
+            instrument.record_failure(exc)
         if self.pull_socket is not None:
             self.pull_socket.set_point(instrument.codename, (now, value))
         if self.logger is not None and instrument.log:

@@ -177,3 +177,32 @@ def test_a_nan_reading_is_a_failed_reading_and_the_instrument_keeps_reading(tmp_
     instrument = node.instruments[0]
     assert instrument.errors >= 3 and "finite" in instrument.last_error
     assert node.value("x") == 1.0
+
+
+_HOT_CALLS = []
+
+
+def too_hot_every_third():
+    """A driver whose every third reading is above what its KV key accepts (max 100)."""
+    _HOT_CALLS.append(1)
+    return 150.0 if len(_HOT_CALLS) % 3 == 0 else 50.0
+
+
+def test_a_reading_its_key_refuses_is_an_error_and_the_instrument_keeps_reading(tmp_path):
+    # the key's InvalidValue ended the instrument's greenlet: never read again, its alarm went stale
+    node = LabNode.from_dict({"name": "lab", "tcp": False, "sockets": {"pull": False}, "providers": [
+        {"name": "kv", "module": "kv_store", "endpoints": [
+            {"name": "x", "module": "kv_store_key", "initial_value": 0, "type": "float", "max": 100}]}],
+        "instruments": [{"name": "x", "driver": "tests.node.test_node:too_hot_every_third", "interval": 0.01}],
+        "logger": {"url": "sqlite:///%s" % (tmp_path / "lab.sqlite"), "table": "dateplots_lab",
+                   "create_tables": True}}).start()
+    try:
+        wait_until(lambda: node.instruments[0].readings >= 10, timeout=20)
+        logged = node.logger.status()
+    finally:
+        node.stop()
+    instrument = node.instruments[0]
+    assert instrument.errors >= 3 and "takes a number <= 100" in instrument.last_error
+    assert node.value("x") == 50.0
+    rows = sqlite3.connect(str(tmp_path / "lab.sqlite")).execute("SELECT value FROM dateplots_lab").fetchall()
+    assert (150.0,) in rows, "the measurement is still logged: only the key refused it (%s)" % logged
