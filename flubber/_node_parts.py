@@ -111,7 +111,7 @@ class PushSetter:
                 raise PushRefused("key %s is locked (cmd %s lock); the push socket has no lockout key: set it "
                                   "with flubber set --lockout-key, or unlock it" % (endpoint.name, endpoint.name))
             try:
-                endpoint.rule.check(value)
+                endpoint.check_value(endpoint.rule.check(value))  # its type and bounds, then its calibration
             except InvalidValue as exc:
                 raise PushRefused(str(exc)) from None
             planned.append((endpoint.address, value))

@@ -80,6 +80,26 @@ def test_a_push_sets_kv_keys(tmp_path):
         node.stop()
 
 
+def test_a_push_one_of_whose_values_a_calibration_refuses_changes_nothing(tmp_path):
+    import gevent.socket
+
+    config = _config(tmp_path, sockets={"pull": False, "push": {"host": "127.0.0.1", "port": 0,
+                                                                "writable": ["setpoint", "gain"]}})
+    config["providers"][0]["endpoints"].append({"name": "gain", "module": "kv_store_key", "initial_value": 1,
+                                                "calibration": "2*{}"})
+    node = LabNode.from_dict(config).start()
+    try:
+        sock = gevent.socket.socket(gevent.socket.AF_INET, gevent.socket.SOCK_DGRAM)
+        sock.sendto(b'json_wn#{"setpoint": 42, "gain": "high"}', ("127.0.0.1", node.push_socket.port))
+        with gevent.Timeout(5):
+            reply = sock.recv(65536)
+        sock.close()
+        assert reply.startswith(b"ERROR#") and b"gain takes a number" in reply, reply
+        assert node.value("setpoint") == 20 and node.value("gain") == 1  # nothing changed, as documented
+    finally:
+        node.stop()
+
+
 def test_a_failing_instrument_is_counted_and_the_node_goes_on(tmp_path):
     config = _config(tmp_path)
     config["instruments"].append({"name": "broken", "driver": "os:getcwd", "interval": 0.05, "log": False})
