@@ -118,13 +118,9 @@ class LabNode(Service):
         self._pull_settings = sections.pull
         self._push_settings = sections.push
         if self._push_settings is not None:
-            for name in self._push_settings["writable"]:
-                try:
-                    self.kv.endpoint(name)
-                except AMQPRoutingKeyError:
-                    raise Where(self.source, "sockets.push writable", error=ConfigError).error(
-                        "no key %r on this node; name keys declared under providers (or instrument keys)"
-                        % (name,)) from None
+            self._check_writable(self._push_settings["writable"], "sockets.push writable")
+        if sections.web is not None:
+            self._check_writable(sections.web["writable"], "web writable")
         self._logger_settings = sections.logger
         self._alarm_listener = None
         #: The :class:`~flubber.alarms.AlarmBoard` of the ``alarms`` section (None without one).
@@ -177,6 +173,16 @@ class LabNode(Service):
         return cls(parse_lab_config(data, source=source), **kwargs)
 
     # -- configuration ---------------------------------------------------------------------
+
+    def _check_writable(self, names, where):
+        """Refuse a name in a ``writable`` list (*where*) that is no key of the node (a misspelt one)."""
+        for name in names:
+            try:
+                self.kv.endpoint(name)
+            except AMQPRoutingKeyError:
+                raise Where(self.source, where, error=ConfigError).error(
+                    "no key %r on this node%s; name keys declared under providers (or instrument keys)"
+                    % (name, suggest(name, self._key_addresses()))) from None
 
     def _ensure_key(self, address):
         try:

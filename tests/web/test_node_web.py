@@ -31,6 +31,7 @@ def _data(**extra):
     ({"port": 70000}, "web port: must be a port"),
     ({"writable": "setpoint"}, "web writable: must be a list"),
     ("8080", "web: must be a mapping"),
+    ({"writable": ["setpiont"]}, "web writable: no key 'setpiont' on this node; did you mean 'setpoint'?"),
 ])
 def test_a_bad_web_section_names_what_to_change(web, phrase):
     with pytest.raises(ConfigError, match=phrase):
