@@ -4,7 +4,6 @@ Accepting is gevent's :class:`gevent.server.StreamServer` (its accept loop,
 ``max_accept`` batching, error back-off and :class:`gevent.pool.Pool` cap);
 flubber adds the connection objects, their bookkeeping and the shutdown.
 """
-import errno
 import logging
 import socket
 
@@ -13,6 +12,7 @@ import gevent.pool
 import gevent.server
 from gevent import getcurrent
 
+from flubber._accept import AcceptPause
 from flubber._lifecycle import Service, ServiceState
 from flubber.io._exceptions import StreamError, translate_os_error
 from flubber.io._stream import BaseStream
@@ -36,13 +36,7 @@ class StreamConnection(BaseStream):
         self._set_connected()
 
 
-#: errnos of accept() that mean "out of descriptors or memory": the process is
-#: full, not broken. Accepting pauses (with back-off) instead of printing a
-#: traceback per attempt.
-EXHAUSTED_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
-
-
-class _Acceptor(gevent.server.StreamServer):
+class _Acceptor(AcceptPause, gevent.server.StreamServer):
     """gevent's accept loop, handing plain non-blocking sockets to flubber.
 
     When the process runs out of descriptors (EMFILE), accepting pauses for
@@ -51,8 +45,6 @@ class _Acceptor(gevent.server.StreamServer):
     """
 
     _owner = None
-    _exhausted_delay = None
-    _warned_exhausted = False
 
     def do_read(self):
         listener = self.socket
@@ -61,28 +53,10 @@ class _Acceptor(gevent.server.StreamServer):
         except BlockingIOError:
             return None
         except OSError as exc:
-            if exc.errno not in EXHAUSTED_ERRNOS:
-                raise
-            self._pause_accepting(exc)
+            self._accept_failed(exc, self._owner)
             return None
-        self._exhausted_delay = None
+        self._accepted()
         return socket.socket(listener.family, listener.type, listener.proto, fileno=fd), address
-
-    def _pause_accepting(self, exc):
-        delay = self.min_delay if self._exhausted_delay is None else min(self.max_delay, self._exhausted_delay * 2)
-        self._exhausted_delay = delay
-        if not self._warned_exhausted:
-            self._warned_exhausted = True
-            log.warning("%s: cannot accept connections: %s; pausing accept (up to %s s at a time) until "
-                        "connections close; lower the connection cap or raise `ulimit -n`",
-                        self._owner, exc.strerror or exc, self.max_delay)
-        else:
-            log.debug("%s: accept paused again for %s s: %s", self._owner, delay, exc.strerror or exc)
-        self.stop_accepting()
-        if self._timer is not None:
-            self._timer.close()
-        self._timer = self.loop.timer(delay)
-        self._timer.start(self._start_accepting_if_started)
 
     def do_handle(self, sock, address):
         try:

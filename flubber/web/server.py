@@ -16,7 +16,6 @@ greenlet of :class:`gevent.pywsgi.WSGIServer`; the live values are sampled
 by one greenlet (:class:`~flubber.web.events.Broadcaster`) whatever the
 number of clients.
 """
-import errno
 import logging
 import socket
 import time
@@ -24,6 +23,7 @@ import time
 import gevent.pool
 import gevent.pywsgi
 
+from flubber._accept import AcceptPause
 from flubber._lifecycle import Service
 from flubber.web.app import WebApp
 from flubber.web.events import Broadcaster
@@ -67,41 +67,20 @@ class _Handler(gevent.pywsgi.WSGIHandler):
         super().handle_error(kind, value, tb)
 
 
-#: errnos of accept() that mean "out of descriptors or memory": the process is full, not broken.
-_EXHAUSTED_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
-
-
-class _WSGIServer(gevent.pywsgi.WSGIServer):
+class _WSGIServer(AcceptPause, gevent.pywsgi.WSGIServer):
     """pywsgi's server, pausing accept (with back-off, one warning) when the process has no descriptor left,
     as :class:`flubber.io.StreamServer` does, instead of a traceback per attempt."""
 
-    _exhausted_delay = None
-    _warned_exhausted = False
+    exhausted_hint = "lower WebServer.max_connections or raise `ulimit -n`"
 
     def do_read(self):
         try:
             accepted = super().do_read()
         except OSError as exc:
-            if exc.errno not in _EXHAUSTED_ERRNOS:
-                raise
-            self._pause_accepting(exc)
+            self._accept_failed(exc, "web page on %s:%s" % self.address[:2])
             return None
-        self._exhausted_delay = None
+        self._accepted()
         return accepted
-
-    def _pause_accepting(self, exc):
-        delay = self.min_delay if self._exhausted_delay is None else min(self.max_delay, self._exhausted_delay * 2)
-        self._exhausted_delay = delay
-        if not self._warned_exhausted:
-            self._warned_exhausted = True
-            log.warning("web page on %s:%s: cannot accept connections: %s; pausing accept (up to %s s at a time) "
-                        "until connections close; lower WebServer.max_connections or raise `ulimit -n`",
-                        self.address[0], self.address[1], exc.strerror or exc, self.max_delay)
-        self.stop_accepting()
-        if self._timer is not None:
-            self._timer.close()
-        self._timer = self.loop.timer(delay)
-        self._timer.start(self._start_accepting_if_started)
 
 
 class WebServer(Service):

@@ -63,17 +63,22 @@ def test_idle_clients_are_closed_and_a_new_client_is_served(start_node):
     assert "Too many open files" not in node.stderr  # the default cap keeps the node below its limit
 
 
+def paused_with_one_warning(node, idle):
+    """Close the *idle* sockets, stop *node*: it said once that it paused accepting, with no traceback."""
+    for sock in idle:
+        sock.close()
+    node.stop()
+    node.assert_no_traceback()
+    assert node.stderr.count("cannot accept connections") == 1, node.stderr[-2000:]
+
+
 def test_running_out_of_descriptors_pauses_accept_with_one_warning(start_node):
     node = _node(start_node, max_connections=1000)  # a cap above the limit: accept() meets EMFILE
     idle = _open_idle(node.tcp, IDLE_CLIENTS)
     try:
         _served_after_idle_ones_are_closed(node)
     finally:
-        for sock in idle:
-            sock.close()
-    node.stop()
-    node.assert_no_traceback()
-    assert node.stderr.count("cannot accept connections") == 1, node.stderr[-2000:]
+        paused_with_one_warning(node, idle)
 
 
 def test_the_default_cap_follows_the_descriptor_limit():

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from tests.security.conftest import node_config
-from tests.security.test_tcp_limits import IDLE_CLIENTS, _limit_descriptors, _open_idle
+from tests.security.test_tcp_limits import IDLE_CLIENTS, _limit_descriptors, _open_idle, paused_with_one_warning
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -26,8 +26,4 @@ def test_running_out_of_descriptors_on_the_web_port_pauses_accept_with_one_warni
         assert connection.getresponse().status == 200
         connection.close()
     finally:
-        for sock in idle:
-            sock.close()
-    node.stop()
-    node.assert_no_traceback()
-    assert node.stderr.count("cannot accept connections") == 1, node.stderr[-2000:]
+        paused_with_one_warning(node, idle)
