@@ -143,7 +143,10 @@ class BaseStream:
         if write_buffer_size is not None:
             self.write_buffer_size = write_buffer_size
         self._rbuf = ReceiveBuffer()
-        self._wbuf = bytearray()
+        # written bytes not yet sent: a list of bytes-like pieces and their total
+        # (a whole line goes to send() as the object written; pieces are joined once)
+        self._wbuf = []
+        self._wlen = 0
         self._closed = False
         self._connected = False
         self._eof = False
@@ -548,7 +551,6 @@ class BaseStream:
             (:class:`TCPError`, ...); the next call raises it as the cause
             of a :class:`StreamClosedError`.
         """
-        wbuf = self._wbuf
         if data.__class__ is not bytes or not self._write_ready:
             if self._closed:
                 raise StreamClosedError() from self.error
@@ -556,14 +558,21 @@ class BaseStream:
                 raise TypeError("write() takes bytes, not str: encode it first, e.g. text.encode()")
             if not self._can_write:
                 raise StreamError("%s is not writable" % type(self).__name__)
-            wbuf += data
+            data = bytes(data)  # the caller may change a bytearray after the call
+            if not data:
+                return
+            self._wbuf.append(data)
+            self._wlen += len(data)
             if not self._connected:
                 return
+        elif data:
+            self._wbuf.append(data)
+            self._wlen += len(data)
         else:
-            wbuf += data
-        if len(wbuf) >= self.write_buffer_size:
+            return
+        if self._wlen >= self.write_buffer_size:
             self._drain()
-            if len(wbuf) >= self.write_buffer_size:
+            if self._wlen >= self.write_buffer_size:
                 self._wait_written(self.write_buffer_size)
         elif not self._flush_scheduled and not self._write_watcher.active:
             self._flush_scheduled = True
@@ -599,7 +608,7 @@ class BaseStream:
                 if exc is not timer:
                     raise
                 raise StreamTimeoutError("flush: %d bytes still unsent after %g s; the peer is not reading"
-                                         % (len(self._wbuf), timeout)) from None
+                                         % (self._wlen, timeout)) from None
             finally:
                 timer.close()
 
@@ -607,7 +616,7 @@ class BaseStream:
         """Block until fewer than *below* bytes wait in the write buffer."""
         self._writers_waiting += 1
         try:
-            while len(self._wbuf) >= below:
+            while self._wlen >= below:
                 if self._closed:
                     raise StreamClosedError() from self.error
                 self._write_progress.clear()
@@ -626,8 +635,13 @@ class BaseStream:
         wbuf = self._wbuf
         send = self._send_some
         while wbuf:
+            if len(wbuf) == 1:
+                data = wbuf[0]
+            else:  # one send for all pieces
+                data = b"".join(wbuf)
+                wbuf[:] = [data]
             try:
-                sent = send(wbuf)
+                sent = send(data)
             except (BlockingIOError, InterruptedError):
                 break
             except OSError as exc:
@@ -637,10 +651,12 @@ class BaseStream:
                 error.__cause__ = exc
                 self._close(error)
                 return
-            if sent == len(wbuf):
+            if sent == len(data):
                 wbuf.clear()
+                self._wlen = 0
             else:
-                del wbuf[:sent]
+                wbuf[0] = memoryview(data)[sent:]
+                self._wlen = len(data) - sent
         watcher = self._write_watcher
         if wbuf:
             if not watcher.active:
@@ -672,7 +688,7 @@ class BaseStream:
             try:
                 self.flush(self.close_timeout if timeout is None else timeout)
             except StreamError as exc:
-                log.debug("close(): %d unsent bytes dropped: %s", len(self._wbuf), exc)
+                log.debug("close(): %d unsent bytes dropped: %s", self._wlen, exc)
         self._close(None)
 
     def abort(self):
@@ -687,6 +703,7 @@ class BaseStream:
         if error is not None and self.error is None:
             self.error = error
         self._wbuf.clear()
+        self._wlen = 0
         if self._write_watcher is not None:
             self._write_watcher.stop()
             self._write_watcher.close()

@@ -221,6 +221,16 @@ def test_small_writes_coalesce_into_one_send(stream_pair):
     assert lines == [b"%d\n" % number for number in range(100)]
 
 
+def test_a_buffer_changed_after_write_goes_out_as_it_was_written(stream_pair):
+    a, b = stream_pair
+    data = bytearray(b"first\n")
+    a.write(data)
+    a.write(memoryview(b"second\n"))
+    data[:] = b"changed\n"
+    assert b.read_until(b"\n") == b"first\n"
+    assert b.read_until(b"\n") == b"second\n"
+
+
 def test_pending_writes_go_out_at_the_end_of_the_hub_turn(stream_pair):
     a, b = stream_pair
     a.write(b"no flush needed\n")
