@@ -554,6 +554,11 @@ def tls_part(cfg):
     return results, failures
 
 
+def _times(value, reference):
+    """``1.23x``, or ``n/a`` when *reference* is 0 (nothing measured in the window on a loaded machine)."""
+    return "%.2fx" % (value / reference) if reference else "n/a"
+
+
 def print_tls(results, failures, cfg):
     print("\nGet round trips, flubber KVTCPServer with TLS (TLS 1.3, P-256 certificate) against plain TCP: "
           "medians of %d round(s) of %.1f s" % (cfg["rounds"], cfg["duration"]))
@@ -575,9 +580,9 @@ def print_tls(results, failures, cfg):
             print("%-46s %7d %12.0f %9.0f %9.0f %10.1f" % (name, clients, value[0], value[1], value[2], value[3]))
         plain, tls = results.get(("flubber", clients)), results.get(("flubber-tls", clients))
         if plain and tls:
-            print("%-46s %7d %11.2fx%s" % ("  TLS / plain (round trips/s)", clients, tls[0] / plain[0],
-                                           "   p50 %.2fx, server CPU per round trip %.2fx"
-                                           % (tls[1] / plain[1], tls[3] / plain[3]) if clients == 1 else ""))
+            print("%-46s %7d %12s%s" % ("  TLS / plain (round trips/s)", clients, _times(tls[0], plain[0]),
+                                        "   p50 %s, server CPU per round trip %s"
+                                        % (_times(tls[1], plain[1]), _times(tls[3], plain[3])) if clients == 1 else ""))
         print()
     print("CPU us/rt = the server process's CPU time per round trip (from /proc), steadier than the rates on a "
           "busy machine. The 16-greenlet rows include each client's TLS handshake in the warm-up.")

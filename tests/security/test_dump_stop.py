@@ -57,6 +57,10 @@ def _wait_gone(marker, seconds=10):
 @pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_stopping_a_dump_ends_every_command_keeps_the_output_and_reports(tmp_path, signum, status):
     process, marker = _start_dump(tmp_path)
+    quick = tmp_path / "out" / "quick.txt"
+    deadline = time.monotonic() + 60
+    while not (quick.exists() and quick.read_text() == "quick\n") and time.monotonic() < deadline:
+        time.sleep(0.05)  # quick ends on its own (its output is asserted below): the stop comes after it
     process.send_signal(signum)
     out, err = process.communicate(timeout=60)
     try:
