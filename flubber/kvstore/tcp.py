@@ -66,11 +66,12 @@ def read_tokens_file(path):
     """Return the tokens in the file at *path*: one per line; blank lines and ``#`` comments are skipped."""
     tokens = []
     with open(path, encoding="utf-8") as handle:
-        for line in handle:
+        for number, line in enumerate(handle, 1):
             text = line.split("#", 1)[0].strip()
             if text:
                 if any(char.isspace() for char in text):
-                    raise ValueError("%s: a token may not contain spaces: %r" % (path, text[:8] + "..."))
+                    raise ValueError("%s line %d: a token may not contain spaces (one token per line)"
+                                     % (path, number))
                 tokens.append(text)
     return tokens
 

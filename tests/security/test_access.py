@@ -120,3 +120,15 @@ def test_tls_contexts_are_strict_by_default(tls_certs):
 
     context = client_ssl_context(tls_certs["ca"])
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+
+
+def test_a_bad_tokens_file_line_is_named_without_showing_the_token(tmp_path):
+    """The error names the file and line, never a piece of the secret."""
+    from flubber.kvstore.tcp import read_tokens_file
+
+    path = tmp_path / "tokens"
+    path.write_text("# write tokens\ngood-token-1\nsecret part two\n")
+    with pytest.raises(ValueError) as info:
+        read_tokens_file(str(path))
+    assert str(info.value) == "%s line 3: a token may not contain spaces (one token per line)" % path
+    assert "secret" not in str(info.value)
