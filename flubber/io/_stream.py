@@ -512,22 +512,7 @@ class BaseStream:
             yield line
 
     def __next__(self):
-        # the fast path of _read_line, repeated here: a line held whole in the
-        # received chunk is cut out without a call (what a busy stream reads)
-        rbuf = self._rbuf
-        data = rbuf._data
-        pos = rbuf._pos
-        if len(data) > pos and data.__class__ is bytes and self._reader is None and not self._closed:
-            end = data.find(b"\n", pos) + 1
-            if end and end - pos <= self.max_buffer_size:
-                rbuf._scan_key = None
-                if end == len(data):
-                    rbuf._data = b""
-                    rbuf._pos = 0
-                    return data[pos:] if pos else data
-                rbuf._pos = end
-                return data[pos:end]
-        line = self._read_held_or_next(b"\n", None)
+        line = self._read_line(b"\n", None)
         if not line:
             raise StopIteration
         return line
