@@ -88,7 +88,7 @@ def test_a_set_value_is_back_after_sigkill_right_after_the_reply(tmp_path):
 
 
 def test_crash_loop_restores_an_acknowledged_value_and_the_file_always_parses(tmp_path):
-    """200 acknowledged sets while the node is SIGKILLed at random moments and restarted.
+    """At least 200 acknowledged sets and 5 restarts while the node is SIGKILLed at random moments.
 
     A set in flight when the node died may or may not have been applied; whatever is restored is the last
     acknowledged value or that in-flight one, never an older value, a value never sent, or a torn file.
@@ -101,12 +101,12 @@ def test_crash_loop_restores_an_acknowledged_value_and_the_file_always_parses(tm
     restarts = 0
     process, host, _ = _start(node_file)
     try:
-        while len(acknowledged) < 200 and restarts < 60:
+        while (len(acknowledged) < 200 or restarts < 5) and restarts < 60:
             killer = gevent.spawn_later(rng.uniform(0.0, 0.25), process.kill)
             in_flight = None
             try:
                 with connect(host, timeout=10) as client:
-                    while len(acknowledged) < 200:
+                    while len(acknowledged) < 5000:  # until the killer strikes (a bound, not a goal)
                         value += 1
                         in_flight = value
                         reply = _set(host, value, client=client)
@@ -128,7 +128,7 @@ def test_crash_loop_restores_an_acknowledged_value_and_the_file_always_parses(tm
     finally:
         if process.poll() is None:
             _stop(process)
-    assert len(acknowledged) == 200 and restarts >= 3, (len(acknowledged), restarts)
+    assert len(acknowledged) >= 200 and restarts >= 5, (len(acknowledged), restarts)
 
 
 def test_a_damaged_state_file_is_kept_aside_and_the_node_starts_from_initial_values(tmp_path):
