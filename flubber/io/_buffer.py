@@ -65,7 +65,7 @@ class ReceiveBuffer:
     in place, linear).
     """
 
-    __slots__ = ("_data", "_pos", "_scanned", "_scan_key")
+    __slots__ = ("_data", "_pos", "_scanned", "_scan_key", "_lent", "_lent_lines", "_lent_end")
 
     def __init__(self):
         self._data = b""  # bytes (read from _pos on) or bytearray (_pos is 0)
@@ -73,6 +73,11 @@ class ReceiveBuffer:
         # how many leading bytes the last failed search covered, and for what
         self._scanned = 0
         self._scan_key = None
+        # lines handed out by lend_lines: their iterator, their list and the
+        # offset after the last of them (_pos stays at the first until settled)
+        self._lent = None
+        self._lent_lines = None
+        self._lent_end = 0
 
     def __len__(self):
         return len(self._data) - self._pos
@@ -99,6 +104,67 @@ class ReceiveBuffer:
             self._data = b"".join((held, data))
         else:
             held += data
+
+    def lend_lines(self, limit):
+        """Cut every whole ``b"\\n"``-ended line held into a list; return an iterator over them, or None.
+
+        None when no whole line is held, or when the first one is longer than
+        *limit*. The buffer still holds the lines: it removes those the
+        iterator has given out when :meth:`settle` is called, which every
+        other use of the buffer must do first. Settling ends the iterator, so
+        a line is never handed out twice. Lines are cut by
+        :meth:`bytes.splitlines` in C when every ``b"\\r"`` is part of a
+        ``b"\\r\\n"`` (the two then cut at the same places), else one by one.
+        """
+        data = self._data
+        pos = self._pos
+        if data.__class__ is not bytes:
+            return None
+        size = len(data)
+        if size == pos:
+            return None
+        carriage = data.find(b"\r", pos)
+        if size - pos <= limit and (carriage < 0 or data.count(b"\r", carriage) == data.count(b"\r\n", carriage)):
+            lines = (data[pos:] if pos else data).splitlines(True)
+            end = size
+            if data[-1] != 10:  # the last line is not whole yet
+                end -= len(lines.pop())
+        else:
+            lines = []
+            end = pos
+            find = data.find
+            while True:
+                stop = find(b"\n", end) + 1
+                if not stop or stop - end > limit:
+                    break
+                lines.append(data[end:stop])
+                end = stop
+        if not lines:
+            return None
+        self._scan_key = None
+        self._lent_lines = lines
+        self._lent_end = end
+        self._lent = lent = iter(lines)
+        return lent
+
+    def settle(self):
+        """Remove the lines the iterator of :meth:`lend_lines` gave out, and end that iterator."""
+        lent, lines = self._lent, self._lent_lines
+        if lent is None:
+            return
+        self._lent = self._lent_lines = None
+        left = lent.__length_hint__()
+        if left:
+            given = len(lines) - left
+            end = self._pos + sum(map(len, lines[:given]))
+            lines.clear()  # the iterator stops here
+        else:
+            end = self._lent_end
+        if end == len(self._data):
+            self._data = b""
+            self._pos = 0
+        else:
+            self._pos = end
 
     def take(self, nbytes):
         """Remove and return up to *nbytes* bytes from the front."""

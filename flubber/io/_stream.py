@@ -158,6 +158,7 @@ class BaseStream:
         self._read_watcher = None
         self._write_watcher = None
         self._flush_scheduled = False
+        self._write_limit = self.write_buffer_size  # read again by each turn's first write
         self._write_progress = Event()
         self._writers_waiting = 0
         #: The error that closed the stream, if an error did (else ``None``).
@@ -189,6 +190,7 @@ class BaseStream:
     @property
     def at_eof(self):
         """True when the peer has closed its side and nothing is left to read."""
+        self._rbuf.settle()
         return self._eof and not self._rbuf
 
     def fileno(self):
@@ -235,6 +237,8 @@ class BaseStream:
     def _enter_read(self):
         if self._reader is not None:
             raise ConcurrentReadError()
+        if self._rbuf._lent is not None:
+            self._rbuf.settle()
         if self._closed:
             raise StreamClosedError() from self.error
         if not self._connected:
@@ -404,7 +408,7 @@ class BaseStream:
         data = rbuf._data
         pos = rbuf._pos
         if len(data) > pos and data.__class__ is bytes and delimiter.__class__ is bytes and self._reader is None \
-                and not self._closed:
+                and not self._closed and rbuf._lent is None:
             # a line held whole in the received chunk (bytes, read from _pos on) is
             # cut out here; nothing can block, so there is no reader to register
             end = data.find(delimiter, pos)
@@ -424,6 +428,8 @@ class BaseStream:
         """_read_line past its first fast path: receive when empty, else search; the splitter for the rest."""
         if self._reader is not None or not self._read_ready:
             self._enter_read()  # raises the error that applies
+        if self._rbuf._lent is not None:
+            self._rbuf.settle()
         self._reader = getcurrent()
         try:
             limit = self.max_buffer_size if max_bytes is None else max_bytes
@@ -481,31 +487,22 @@ class BaseStream:
 
     def __iter__(self):
         # a generator, not self: resuming it costs less per line than calling
-        # __next__ (a busy stream's lines are mostly cut from one received chunk)
+        # __next__. The lines held whole in the buffer are cut at once (in C)
+        # and handed out by a list iterator the generator delegates to, so a
+        # line costs no bytecode here; any other read settles the buffer first,
+        # which ends that iterator.
         rbuf = self._rbuf
         while True:
-            data = rbuf._data
-            pos = rbuf._pos
-            if len(data) > pos and data.__class__ is bytes and self._reader is None and not self._closed:
-                limit = self.max_buffer_size
-                find = data.find
-                while True:
-                    end = find(b"\n", pos) + 1
-                    if not end or end - pos > limit:
-                        break
-                    rbuf._scan_key = None
-                    if end == len(data):
-                        rbuf._data = b""
-                        rbuf._pos = 0
-                        yield data[pos:] if pos else data
-                        break
-                    rbuf._pos = end
-                    yield data[pos:end]
-                    # the caller ran between two lines: go on only if nobody else read
-                    if rbuf._data is not data or rbuf._pos != end or self._closed or self._reader is not None:
-                        break
-                    pos = end
-            # no line held whole in a chunk: receive, or find the line the above left
+            if rbuf._lent is not None:
+                rbuf.settle()
+            if len(rbuf._data) > rbuf._pos and self._reader is None and not self._closed:
+                lent = rbuf.lend_lines(self.max_buffer_size)
+                if lent is not None:
+                    yield from lent
+                    if rbuf._lent is lent:
+                        rbuf.settle()
+                    continue
+            # no whole line held: receive, or find the line the above left
             line = self._read_held_or_next(b"\n", None)
             if not line:
                 return
@@ -536,29 +533,40 @@ class BaseStream:
             (:class:`TCPError`, ...); the next call raises it as the cause
             of a :class:`StreamClosedError`.
         """
-        if data.__class__ is not bytes or not self._write_ready:
-            if self._closed:
-                raise StreamClosedError() from self.error
-            if isinstance(data, str):
-                raise TypeError("write() takes bytes, not str: encode it first, e.g. text.encode()")
-            if not self._can_write:
-                raise StreamError("%s is not writable" % type(self).__name__)
-            data = bytes(data)  # the caller may change a bytearray after the call
+        if data.__class__ is bytes and self._flush_scheduled:
+            # not the first write of this turn of the hub: the stream is open
+            # and connected (closing unschedules), and the limit is known
             if not data:
                 return
             self._wbuf.append(data)
             self._wlen += len(data)
-            if not self._connected:
+            if self._wlen < self._write_limit:
                 return
-        elif data:
-            self._wbuf.append(data)
-            self._wlen += len(data)
         else:
-            return
-        if self._wlen >= self.write_buffer_size:
+            if data.__class__ is not bytes or not self._write_ready:
+                if self._closed:
+                    raise StreamClosedError() from self.error
+                if isinstance(data, str):
+                    raise TypeError("write() takes bytes, not str: encode it first, e.g. text.encode()")
+                if not self._can_write:
+                    raise StreamError("%s is not writable" % type(self).__name__)
+                data = bytes(data)  # the caller may change a bytearray after the call
+                if not data:
+                    return
+                self._wbuf.append(data)
+                self._wlen += len(data)
+                if not self._connected:
+                    return
+            elif data:
+                self._wbuf.append(data)
+                self._wlen += len(data)
+            else:
+                return
+            self._write_limit = self.write_buffer_size
+        if self._wlen >= self._write_limit:
             self._drain()
-            if self._wlen >= self.write_buffer_size:
-                self._wait_written(self.write_buffer_size)
+            if self._wlen >= self._write_limit:
+                self._wait_written(self._write_limit)
         elif not self._flush_scheduled and not self._write_watcher.active:
             self._flush_scheduled = True
             flusher = self._flusher  # flusher.add(self), inline
@@ -684,7 +692,8 @@ class BaseStream:
         if self._closed:
             return
         self._closed = True
-        self._read_ready = self._write_ready = False
+        self._read_ready = self._write_ready = self._flush_scheduled = False
+        self._rbuf.settle()  # a line iterator stops
         if error is not None and self.error is None:
             self.error = error
         self._wbuf.clear()
