@@ -21,8 +21,8 @@ class SocketStream(BaseStream):
         sock.setblocking(False)
         self._sock = sock
         self._short_read_drains = True  # a short receive empties a stream socket
-        self._recv_some = sock.recv
-        self._send_some = sock.send
+        self._recv = sock.recv
+        self._send = sock.send
         self._set_connected(sock.fileno())
 
     def _close_transport(self):

@@ -1,7 +1,8 @@
 """BaseStream: cooperative reads and coalesced writes over a non-blocking descriptor.
 
 A transport subclass provides a non-blocking file descriptor and three
-primitives (``_recv_some``, ``_send_some``, ``_close_transport``) and calls
+primitives (``_recv_some``, ``_send_some``, ``_close_transport``; the first two
+are bound as ``self._recv`` and ``self._send``, which a transport may rebind) and calls
 :meth:`BaseStream._set_connected` once the descriptor is ready. Everything
 else, buffering, searching, waiting and closing, lives here.
 """
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 
 _READ = 1
 _WRITE = 2
+#: BaseStream._flush_scheduled while the write watcher waits to send the rest
+_WATCHING = 2
 
 
 class _Flusher:
@@ -67,6 +70,8 @@ class _Flusher:
     def _run(self):
         streams, self._streams = self._streams, []
         for stream in streams:
+            if stream._flush_scheduled is not True:
+                continue  # closed, or the write watcher sends the rest
             stream._flush_scheduled = False
             if stream._wbuf and not stream._closed:
                 try:
@@ -138,10 +143,11 @@ class BaseStream:
     _write_ready = False
 
     def __init__(self, max_buffer_size=None, write_buffer_size=None):
-        if max_buffer_size is not None:
-            self.max_buffer_size = max_buffer_size
-        if write_buffer_size is not None:
-            self.write_buffer_size = write_buffer_size
+        # the sizes are copied onto the instance: Python 3.11 specialises a
+        # read of an instance attribute, not of a class attribute through it
+        self.max_buffer_size = self.max_buffer_size if max_buffer_size is None else max_buffer_size
+        self.write_buffer_size = self.write_buffer_size if write_buffer_size is None else write_buffer_size
+        self.read_chunk_size = self.read_chunk_size
         self._rbuf = ReceiveBuffer()
         # written bytes not yet sent: a list of bytes-like pieces and their total
         # (a whole line goes to send() as the object written; pieces are joined once)
@@ -150,15 +156,20 @@ class BaseStream:
         self._closed = False
         self._connected = False
         self._eof = False
+        self._drained = False
         self._reader = None
         self._fileno = -1
         self._hub = get_hub()
-        self._loop = self._hub.loop
         self._flusher = _flusher_of(self._hub)
+        # the transport's primitives, bound once (a transport may rebind them,
+        # e.g. to a socket's own recv and send)
+        self._recv = self._recv_some
+        self._send = self._send_some
         self._read_watcher = None
         self._write_watcher = None
+        # who sends the written bytes: False nobody yet, True this turn's flush,
+        # _WATCHING the write watcher (the kernel took less than offered)
         self._flush_scheduled = False
-        self._write_limit = self.write_buffer_size  # read again by each turn's first write
         self._write_progress = Event()
         self._writers_waiting = 0
         #: The error that closed the stream, if an error did (else ``None``).
@@ -206,8 +217,9 @@ class BaseStream:
             raise StreamClosedError()
         if fileno is not None:
             self._fileno = fileno
-        self._read_watcher = self._loop.io(self._fileno, _READ)
-        self._write_watcher = self._loop.io(self._fileno, _WRITE)
+        loop = self._hub.loop
+        self._read_watcher = loop.io(self._fileno, _READ)
+        self._write_watcher = loop.io(self._fileno, _WRITE)
         self._connected = True
         self._read_ready = self._can_read
         self._write_ready = self._can_write
@@ -221,7 +233,11 @@ class BaseStream:
     # -- primitives of a transport -----------------------------------------
 
     def _recv_some(self, nbytes):  # pragma: no cover - abstract
-        """Return up to *nbytes* bytes, ``b""`` at EOF; raise BlockingIOError when none yet."""
+        """Return up to *nbytes* bytes, ``b""`` at EOF; raise BlockingIOError when none yet.
+
+        Bound once as ``self._recv`` when the stream is made; a transport that
+        changes how it receives assigns ``self._recv`` (and ``self._send``).
+        """
         raise NotImplementedError
 
     def _send_some(self, data):  # pragma: no cover - abstract
@@ -270,7 +286,7 @@ class BaseStream:
                 self._hub.wait(watcher)
                 if self._closed:
                     raise StreamClosedError() from self.error
-        recv = self._recv_some
+        recv = self._recv
         size = self.read_chunk_size
         while True:
             try:
@@ -540,7 +556,7 @@ class BaseStream:
                 return
             self._wbuf.append(data)
             self._wlen += len(data)
-            if self._wlen < self._write_limit:
+            if self._wlen < self.write_buffer_size:
                 return
         else:
             if data.__class__ is not bytes or not self._write_ready:
@@ -562,12 +578,11 @@ class BaseStream:
                 self._wlen += len(data)
             else:
                 return
-            self._write_limit = self.write_buffer_size
-        if self._wlen >= self._write_limit:
+        if self._wlen >= self.write_buffer_size:
             self._drain()
-            if self._wlen >= self._write_limit:
-                self._wait_written(self._write_limit)
-        elif not self._flush_scheduled and not self._write_watcher.active:
+            if self._wlen >= self.write_buffer_size:
+                self._wait_written(self.write_buffer_size)
+        elif not self._flush_scheduled:
             self._flush_scheduled = True
             flusher = self._flusher  # flusher.add(self), inline
             if not flusher._streams:
@@ -626,7 +641,7 @@ class BaseStream:
         read that was about to wait receives the end of stream instead.
         """
         wbuf = self._wbuf
-        send = self._send_some
+        send = self._send
         while wbuf:
             if len(wbuf) == 1:
                 data = wbuf[0]
@@ -650,12 +665,13 @@ class BaseStream:
             else:
                 wbuf[0] = memoryview(data)[sent:]
                 self._wlen = len(data) - sent
-        watcher = self._write_watcher
         if wbuf:
-            if not watcher.active:
-                watcher.start(self._drain)
-        elif watcher.active:
-            watcher.stop()
+            if self._flush_scheduled is not _WATCHING:
+                self._flush_scheduled = _WATCHING
+                self._write_watcher.start(self._drain)
+        elif self._flush_scheduled is _WATCHING:
+            self._flush_scheduled = False
+            self._write_watcher.stop()
         if self._writers_waiting:
             self._write_progress.set()
 

@@ -129,8 +129,8 @@ class _TCPStream(SocketStream):
         # a short read from TLS may leave decrypted bytes in the TLS layer that
         # the socket does not show as readable: the receive is always tried first
         self._short_read_drains = False
-        self._recv_some = _would_block(tls_socket.recv)
-        self._send_some = _would_block(tls_socket.send)
+        self._recv = _would_block(tls_socket.recv)
+        self._send = _would_block(tls_socket.send)
 
     @property
     def tls_version(self):
@@ -246,10 +246,14 @@ class TCPConnection(_TCPStream, SocketConnection):
     its own greenlet, before the handler sees it.
     """
 
+    _ssl_context = None
+    _handshake_timeout = None
+
     def __init__(self, sock, ssl_context=None, handshake_timeout=None, **kwargs):
         super().__init__(sock, **kwargs)
-        self._ssl_context = ssl_context
-        self._handshake_timeout = handshake_timeout
+        if ssl_context is not None:  # a plain connection carries two attributes fewer
+            self._ssl_context = ssl_context
+            self._handshake_timeout = handshake_timeout
 
     def _set_accepted(self, server):
         if self._ssl_context is None:

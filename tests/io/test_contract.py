@@ -206,13 +206,13 @@ def test_abort_drops_unsent_data(stream_pair):
 def test_small_writes_coalesce_into_one_send(stream_pair):
     a, b = stream_pair
     sends = []
-    real_send = a._send_some
+    real_send = a._send
 
     def counting_send(data):
         sends.append(len(data))
         return real_send(data)
 
-    a._send_some = counting_send
+    a._send = counting_send
     for number in range(100):
         a.write(b"%d\n" % number)
     a.flush()
