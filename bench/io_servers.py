@@ -19,6 +19,11 @@ its stdin closes. Kinds:
     asyncio streams: ``readline()``, ``write(line)``, ``await drain()``
     (which only waits above the transport's high-water mark); the same code
     on the default loop and on uvloop.
+``flubber_c`` (opt-in, not in :data:`KINDS`)
+    The prototype of issue 21: flubber's TCPServer accepts, the handler wraps
+    the connection's descriptor in the Cython ``CStream`` of
+    ``bench/proto/_cstream.pyx`` (built by ``bench/proto/build.py``) and runs
+    the same ``for line in s: s.write(line)``.
 ``threads``
     :class:`socketserver.ThreadingTCPServer`, one OS thread per connection,
     ``rfile.readline()`` / ``wfile.write(line)`` (unbuffered: one send each).
@@ -41,6 +46,8 @@ from _procs import raise_nofile_limit  # noqa: E402
 HOST = "127.0.0.1"
 MAX_LINE = 65536
 KINDS = ("flubber", "gevent", "gevent_chunk", "asyncio", "uvloop", "threads")
+#: Kinds that need something built first (``bench/proto/build.py``).
+PROTO_KINDS = ("flubber_c",)
 
 
 def announce(port):
@@ -60,6 +67,38 @@ def run_flubber():
         def handle_connection(self, conn):
             for line in conn:
                 conn.write(line)
+
+    server = EchoServer()
+    server.bind((HOST, 0))
+    server.start()
+    announce(server.sockname[1])
+    _gevent_wait_for_stop(gevent)
+    server.close()
+
+
+def run_flubber_c():
+    """flubber TCPServer accepting, the C line stream prototype reading and writing."""
+    import gevent
+    from flubber.io import TCPServer
+
+    sys.path.insert(0, os.path.join(HERE, "proto"))
+    try:
+        from _cstream import CStream
+    except ImportError as exc:
+        raise SystemExit("flubber_c: the prototype is not built (%s): run python bench/proto/build.py" % exc)
+
+    class EchoServer(TCPServer):
+        backlog = 4096
+
+        def handle_connection(self, conn):
+            # conn keeps the socket open (and closes it when this returns);
+            # the C stream only borrows its descriptor
+            stream = CStream(conn.fileno())
+            try:
+                for line in stream:
+                    stream.write(line)
+            finally:
+                stream.close()
 
     server = EchoServer()
     server.bind((HOST, 0))
@@ -250,6 +289,7 @@ def run_threads():
 
 RUNNERS = {
     "flubber": run_flubber,
+    "flubber_c": run_flubber_c,
     "gevent": run_gevent,
     "gevent_chunk": run_gevent_chunk,
     "asyncio": run_asyncio,
@@ -263,7 +303,7 @@ def main(argv=None):
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("kind", choices=KINDS)
+    parser.add_argument("kind", choices=KINDS + PROTO_KINDS)
     parser.add_argument("--cpu", type=int, default=None, help="pin the server to one CPU, e.g. 1")
     args = parser.parse_args(argv)
     if args.cpu is not None:
