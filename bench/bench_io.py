@@ -21,6 +21,11 @@ Run with ``python bench/run.py io`` (``--quick`` for the smoke run). Three parts
    one read_until (``bench/io_readuntil.py``).
 
 It ends with the issue's bars, each marked met or missed with its figure.
+
+``python bench/run.py io --proto`` (or ``FLUBBER_BENCH_PROTO=1``) first builds
+the C line-stream prototype of issue 21 (``bench/proto/build.py``) and adds
+its server, ``flubber_c``, to every part; without it nothing is built and
+the kinds are the six above.
 """
 import json
 import os
@@ -52,6 +57,10 @@ LABELS = {
     "threads": "threads (socketserver)",
 }
 BASELINE = "gevent"
+
+#: The opt-in prototype kind (issue 21), measured with ``--proto``.
+PROTO_KIND = "flubber_c"
+LABELS[PROTO_KIND] = "flubber_c (prototype)"
 
 FULL = {
     "rounds": 3,
@@ -508,9 +517,49 @@ def print_targets(medians, cfg, idle_results, quick):
         print(line)
 
 
-def main(quick=False):
-    """Run the three parts and print their tables; raise SystemExit if a measurement failed."""
+def enable_proto():
+    """Build the C stream prototype (if needed) and add its kind to :data:`KINDS`.
+
+    :raises SystemExit: it cannot be built (Cython or a C compiler missing).
+    """
+    global KINDS
+    proto = os.path.join(HERE, "proto")
+    if proto not in sys.path:
+        sys.path.insert(0, proto)
+    import build as proto_build
+
+    try:
+        path = proto_build.build()
+    except RuntimeError as exc:
+        raise SystemExit("bench io --proto: %s" % exc) from None
+    print("prototype: %s" % os.path.relpath(path, ROOT))
+    if PROTO_KIND not in KINDS:
+        KINDS = KINDS + (PROTO_KIND,)
+
+
+def print_proto(medians, cfg):
+    """The prototype against pure-Python flubber and raw gevent."""
+    many = "rr%d" % cfg["conns"][-1]
+    mine, proto, base = medians["flubber"], medians.get(PROTO_KIND), medians[BASELINE]
+    if not proto:
+        return
+    print()
+    print("C stream prototype (issue 21): %s / flubber, %s / raw gevent" % (PROTO_KIND, PROTO_KIND))
+    for metric, name in ((many + "_cpu", "req/CPU-s @%d" % cfg["conns"][-1]), ("bulk_cpu", "MB/CPU-s bulk")):
+        print("  %-16s %8s %8s" % (name, ratio(proto[metric], mine[metric]), ratio(proto[metric], base[metric])))
+
+
+def main(quick=False, proto=None):
+    """Run the three parts and print their tables; raise SystemExit if a measurement failed.
+
+    *proto* (default: the environment variable ``FLUBBER_BENCH_PROTO`` is
+    ``1``) builds the C stream prototype and measures it too.
+    """
     cfg = QUICK if quick else FULL
+    if proto is None:
+        proto = os.environ.get("FLUBBER_BENCH_PROTO") == "1"
+    if proto:
+        enable_proto()
     server_cpu, client_cpu = pick_cpus()
     failures = []
     if server_cpu is None:
@@ -523,6 +572,8 @@ def main(quick=False):
     guard = QuietGuard(FOREIGN_LIMIT, cfg["attempts"], cfg["quiet_budget"])
     runs = run_echo(cfg, server_cpu, client_cpu, guard, failures)
     medians = print_echo(runs, cfg, guard)
+    if proto:
+        print_proto(medians, cfg)
     idle = run_idle(cfg, server_cpu, client_cpu, failures)
     print_idle(*idle)
     lines = run_linearity(cfg, server_cpu, guard, failures)
@@ -537,4 +588,4 @@ def main(quick=False):
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv[1:])
+    main(quick="--quick" in sys.argv[1:], proto=True if "--proto" in sys.argv[1:] else None)

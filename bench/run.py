@@ -5,7 +5,8 @@ flubber and its peers in the same run and prints a table with ratios. Pass
 names (``io``, ``sockets``, ...) to run only those; ``--quick`` shortens every
 benchmark to a smoke run (the test suite uses it to check they still work).
 A ``main`` that also takes ``save`` gets the ``--save`` folder, to draw its
-plots there.
+plots there; one that takes ``proto`` gets ``--proto`` (``io``: build the C
+stream prototype of ``bench/proto`` and measure it too; off by default).
 """
 import argparse
 import contextlib
@@ -58,6 +59,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="tiny sizes: check that they run, not how fast")
     parser.add_argument("--save", metavar="DIR",
                         help="also write each benchmark's output to DIR/NAME.txt (docs/bench feeds the docs)")
+    parser.add_argument("--proto", action="store_true",
+                        help="io: build the C stream prototype (bench/proto/build.py) and measure it too")
     args = parser.parse_args(argv)
     unknown = [name for name in args.names if name not in benches]
     if unknown:
@@ -69,7 +72,10 @@ def main(argv=None):
         started = time.perf_counter()
         captured = _Tee(sys.stdout)
         module = load(benches[name])
-        extra = {"save": args.save} if "save" in inspect.signature(module.main).parameters else {}
+        accepted = inspect.signature(module.main).parameters
+        extra = {"save": args.save} if "save" in accepted else {}
+        if args.proto and "proto" in accepted:
+            extra["proto"] = True
         with contextlib.redirect_stdout(captured):
             module.main(quick=args.quick, **extra)
         print("(%s took %.1f s)\n" % (name, time.perf_counter() - started), flush=True)
