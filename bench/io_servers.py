@@ -97,6 +97,8 @@ def run_flubber_c():
             try:
                 for line in stream:
                     stream.write(line)
+            except OSError:  # the peer went away while we wrote (like flubber's StreamError: no traceback)
+                return
             finally:
                 stream.close()
 

@@ -195,6 +195,8 @@ cdef class CStream:
     cdef int _wait_readable(self) except -1:
         if self.wlen:
             self._drain()  # the replies go out before we wait for the next request
+            if self.closed:
+                raise CStreamClosedError("stream closed: sending failed") from self.error
         self.hub.wait(self.read_watcher)
         if self.closed:
             raise CStreamClosedError("stream closed while reading")
@@ -224,6 +226,7 @@ cdef class CStream:
                 self._wait_writable()
             if self.closed:
                 raise CStreamClosedError("stream closed while writing") from self.error
+            self._drain()  # the rest, below the limit, goes out when writable
         elif not self.flush_scheduled and not self.write_watcher.active:
             self.flush_scheduled = True
             if not self.flusher.streams:
@@ -238,11 +241,19 @@ cdef class CStream:
                 memmove(self.wbuf, self.wbuf + sent, self.wlen - sent)
             self.wlen -= sent
         elif errno != EAGAIN and errno != EWOULDBLOCK and errno != EINTR:
-            self.error = OSError(errno, os.strerror(errno))
-            self.wlen = 0
-            self.closed = True
-            self.write_watcher.stop()
+            self._abort(OSError(errno, os.strerror(errno)))
         return 0
+
+    cdef _abort(self, error):
+        """Close at once because of *error*: drop unsent bytes, wake a waiting reader."""
+        self.error = error
+        self.wlen = 0
+        self.closed = True
+        self.write_watcher.stop()
+        if self.read_watcher.active:
+            wake = CStreamClosedError("stream closed: %s" % (error,))
+            wake.__cause__ = error
+            self.hub.cancel_wait(self.read_watcher, wake)
 
     def _drain(self):
         """Send what the kernel takes now; the write watcher sends the rest when writable."""
