@@ -68,12 +68,7 @@ def run_flubber():
             for line in conn:
                 conn.write(line)
 
-    server = EchoServer()
-    server.bind((HOST, 0))
-    server.start()
-    announce(server.sockname[1])
-    _gevent_wait_for_stop(gevent)
-    server.close()
+    _serve_flubber(gevent, EchoServer)
 
 
 def run_flubber_c():
@@ -102,7 +97,12 @@ def run_flubber_c():
             finally:
                 stream.close()
 
-    server = EchoServer()
+    _serve_flubber(gevent, EchoServer)
+
+
+def _serve_flubber(gevent, server_class):
+    """Serve with a flubber TCPServer subclass until told to stop."""
+    server = server_class()
     server.bind((HOST, 0))
     server.start()
     announce(server.sockname[1])
