@@ -4,6 +4,7 @@ Every name of the public API, re-exported explicitly::
 
     from flubber.io import TCPServer, TCPClient, read_until ...
 """
+from flubber.io._busypoll import DEFAULT_WINDOW_US, BusyPoller, busy_poll
 from flubber.io._exceptions import (
     ConcurrentReadError,
     IncompleteReadError,
@@ -62,4 +63,7 @@ __all__ = [
     "TTYError",
     "SerialStream",
     "SerialError",
+    "busy_poll",
+    "BusyPoller",
+    "DEFAULT_WINDOW_US",
 ]

@@ -13,6 +13,7 @@ from gevent import get_hub, getcurrent
 from gevent.event import Event
 
 from flubber.io._buffer import ReceiveBuffer, compile_pattern
+from flubber.io._busypoll import busy_poll
 from flubber.io._exceptions import (
     PEER_GONE_ERRNOS,
     ConcurrentReadError,
@@ -85,10 +86,12 @@ class _Flusher:
 
 
 def _flusher_of(hub):
-    """The :class:`_Flusher` of *hub* (one per hub, so per thread)."""
+    """The :class:`_Flusher` of *hub* (one per hub, so per thread); the hub's first stream also sets up its busy polling."""
     flusher = getattr(hub, "_flubber_flusher", None)
     if flusher is None:
         flusher = hub._flubber_flusher = _Flusher(hub.loop)
+        if getattr(hub, "_flubber_busy_poller", None) is None:
+            busy_poll(hub=hub)
     return flusher
 
 
