@@ -26,7 +26,7 @@ EXTRAS = {
     "docs": ["sphinx>=7"],
     "test": ["pytest>=7", "pytest-timeout>=2.1", "hypothesis>=6", "freezegun>=1.2", "pyvisa>=1.13", "pyvisa-py>=0.7",
              "aiosmtpd>=1.4", "selenium>=4.10"],
-    "bench": ["uvloop>=0.17"],
+    "bench": ["uvloop>=0.17", "cython>=3"],
     "plot": ["matplotlib>=3.6"],
 }
 EXTRAS["all"] = sorted({req for reqs in EXTRAS.values() for req in reqs})
