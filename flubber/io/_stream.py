@@ -77,8 +77,8 @@ class _Flusher:
         for stream in streams:
             if stream._flush_scheduled is not True:
                 continue  # closed, or the write watcher sends the rest
-            stream._flush_scheduled = False
-            if stream._wbuf and not stream._closed:
+            stream._flush_scheduled = False  # a closed stream is never True here
+            if stream._wbuf:
                 try:
                     stream._drain()
                 except Exception:  # pragma: no cover - _drain closes the stream on OS errors
@@ -532,9 +532,7 @@ class BaseStream:
                 lent = rbuf.lend_lines(self.max_buffer_size)
                 if lent is not None:
                     yield from lent
-                    if rbuf._lent is lent:
-                        rbuf.settle()
-                    continue
+                    continue  # the loop's top settles what was given out
             # no whole line held: receive, or find the line the above left
             line = self._read_held_or_next(b"\n", None)
             if not line:
@@ -584,17 +582,12 @@ class BaseStream:
                 if not self._can_write:
                     raise StreamError("%s is not writable" % type(self).__name__)
                 data = bytes(data)  # the caller may change a bytearray after the call
-                if not data:
-                    return
-                self._wbuf.append(data)
-                self._wlen += len(data)
-                if not self._connected:
-                    return
-            elif data:
-                self._wbuf.append(data)
-                self._wlen += len(data)
-            else:
+            if not data:
                 return
+            self._wbuf.append(data)
+            self._wlen += len(data)
+            if not self._connected:
+                return  # connecting sends what was written
         if self._wlen >= self.write_buffer_size:
             self._drain()
             if self._wlen >= self.write_buffer_size:
